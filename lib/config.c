@@ -1,0 +1,203 @@
+/* lib/config: see config.h. */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+void hp_config_defaults(hp_config *c, int env_set)
+{
+	c->rate = HP_RATE_DEFAULT;
+	c->depth = 64;
+	c->signal = env_set ? SIGUSR1 : 0;
+	c->at_exit = env_set;
+	c->env_set = env_set;
+	strcpy(c->prefix, "heapprof");
+}
+
+int hp_parse_size(const char *s, size_t len, size_t *out)
+{
+	uint64_t v = 0, mult = 1;
+	size_t i = 0;
+
+	if (len == 0)
+		return -EINVAL;
+	switch (s[len - 1]) {
+	case 'k': case 'K': mult = 1ull << 10; len--; break;
+	case 'm': case 'M': mult = 1ull << 20; len--; break;
+	case 'g': case 'G': mult = 1ull << 30; len--; break;
+	case 't': case 'T': mult = 1ull << 40; len--; break;
+	}
+	if (len == 0 || len > 20)
+		return len ? -ERANGE : -EINVAL;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > UINT64_MAX / mult || v * mult > SIZE_MAX)
+		return -ERANGE;
+	*out = (size_t)(v * mult);
+	return 0;
+}
+
+static int parse_int(const char *s, size_t len, int lo, int hi, int *out)
+{
+	size_t v;
+
+	if (hp_parse_size(s, len, &v) || (s[len - 1] < '0' || s[len - 1] > '9'))
+		return -EINVAL;
+	if (v < (size_t)lo || v > (size_t)hi)
+		return -ERANGE;
+	*out = (int)v;
+	return 0;
+}
+
+static int is(const char *s, size_t len, const char *word)
+{
+	return strlen(word) == len && strncasecmp(s, word, len) == 0;
+}
+
+static int parse_bool(const char *s, size_t len, int *out)
+{
+	if (is(s, len, "1") || is(s, len, "yes") || is(s, len, "true") || is(s, len, "on"))
+		*out = 1;
+	else if (is(s, len, "0") || is(s, len, "no") || is(s, len, "false") || is(s, len, "off"))
+		*out = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* USR1, SIGUSR2, RTMIN+3, a number in USR1/USR2/the real-time range, or none/0/off.
+ * Signals that mean something else to a process (SEGV, TERM, ...) are refused. */
+static int parse_signal(const char *s, size_t len, int *out)
+{
+	int n;
+
+	if (len > 3 && strncasecmp(s, "SIG", 3) == 0) {
+		s += 3;
+		len -= 3;
+	}
+	if (is(s, len, "none") || is(s, len, "off") || is(s, len, "0")) {
+		*out = 0;
+		return 0;
+	}
+	if (is(s, len, "USR1") || is(s, len, "USR2")) {
+		*out = (s[3] == '1') ? SIGUSR1 : SIGUSR2;
+		return 0;
+	}
+	if (len > 6 && strncasecmp(s, "RTMIN+", 6) == 0 &&
+	    parse_int(s + 6, len - 6, 0, SIGRTMAX - SIGRTMIN, &n) == 0) {
+		*out = SIGRTMIN + n;
+		return 0;
+	}
+	if (parse_int(s, len, 1, SIGRTMAX, &n) == 0 &&
+	    (n == SIGUSR1 || n == SIGUSR2 || (n >= SIGRTMIN && n <= SIGRTMAX))) {
+		*out = n;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int set_rate(hp_config *c, const char *v, size_t len)
+{
+	size_t r;
+
+	if (hp_parse_size(v, len, &r) || r > HP_RATE_MAX) {
+		hp_log("HEAPPROF: rate=%.*s is not a size up to 1t (e.g. rate=512k; rate=0 turns "
+		       "sampling off, rate=1 records every allocation); using the default 512k",
+		       (int)(len > 64 ? 64 : len), v);
+		return 1;
+	}
+	c->rate = r;
+	return 0;
+}
+
+static int set_prefix(hp_config *c, const char *v, size_t len)
+{
+	if (len == 0 || len >= HP_PREFIX_MAX) {
+		hp_log("HEAPPROF: prefix must be a path of 1 to %d characters (e.g. "
+		       "prefix=/tmp/app); using the default \"heapprof\"", HP_PREFIX_MAX - 1);
+		return 1;
+	}
+	memcpy(c->prefix, v, len);
+	c->prefix[len] = '\0';
+	return 0;
+}
+
+static int set_item(hp_config *c, const char *k, size_t klen, const char *v, size_t vlen)
+{
+	int x;
+
+	if (is(k, klen, "rate"))
+		return set_rate(c, v, vlen);
+	if (is(k, klen, "prefix"))
+		return set_prefix(c, v, vlen);
+	if (is(k, klen, "signal")) {
+		if (parse_signal(v, vlen, &x) == 0) {
+			c->signal = x;
+			return 0;
+		}
+		hp_log("HEAPPROF: signal=%.*s is not usable (use USR1, USR2, RTMIN+N, or none); "
+		       "keeping SIGUSR1", (int)(vlen > 64 ? 64 : vlen), v);
+		return 1;
+	}
+	if (is(k, klen, "at_exit")) {
+		if (parse_bool(v, vlen, &x) == 0) {
+			c->at_exit = x;
+			return 0;
+		}
+		hp_log("HEAPPROF: at_exit=%.*s is not 0 or 1; keeping at_exit=%d",
+		       (int)(vlen > 64 ? 64 : vlen), v, c->at_exit);
+		return 1;
+	}
+	if (is(k, klen, "depth")) {
+		if (vlen && parse_int(v, vlen, 1, HP_DEPTH_MAX, &x) == 0) {
+			c->depth = x;
+			return 0;
+		}
+		hp_log("HEAPPROF: depth=%.*s is not a number from 1 to %d; using the default 64",
+		       (int)(vlen > 64 ? 64 : vlen), v, HP_DEPTH_MAX);
+		return 1;
+	}
+	hp_log("HEAPPROF: unknown setting \"%.*s\" ignored (known: rate, prefix, signal, "
+	       "at_exit, depth)", (int)(klen > 64 ? 64 : klen), k);
+	return 1;
+}
+
+int hp_config_parse(hp_config *c, const char *s)
+{
+	int warnings = 0;
+
+	if (*s == '\0') {
+		hp_log("HEAPPROF is set but empty; using the defaults (e.g. HEAPPROF=rate=512k,"
+		       "prefix=/tmp/app)");
+		return 1;
+	}
+	while (*s) {
+		const char *end = strchr(s, ',');
+		const char *eq;
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+
+		eq = memchr(s, '=', len);
+		if (len == 0) {
+			/* an empty item (",," or a trailing comma) is harmless */
+		} else if (!eq) {
+			hp_log("HEAPPROF: \"%.*s\" is not key=value (e.g. rate=512k); ignored",
+			       (int)(len > 64 ? 64 : len), s);
+			warnings++;
+		} else {
+			warnings += set_item(c, s, (size_t)(eq - s), eq + 1,
+					     len - (size_t)(eq - s) - 1);
+		}
+		s += len;
+		if (*s == ',')
+			s++;
+	}
+	return warnings;
+}

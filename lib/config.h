@@ -1,0 +1,32 @@
+/* lib/config: the HEAPPROF settings, parsed strictly. A bad item gives one warning line
+ * naming the problem and the fix, and that setting keeps its default; nothing else is lost.
+ * No malloc, no stdio: parsing runs inside the first malloc of the process. */
+#ifndef HP_CONFIG_H
+#define HP_CONFIG_H
+#include <stddef.h>
+
+#define HP_PREFIX_MAX 3072	/* leaves room for ".<pid>.<seq>.<trigger>.pb.gz.tmp..." */
+#define HP_DEPTH_MAX 256
+#define HP_RATE_DEFAULT (512 * 1024)
+#define HP_RATE_MAX ((size_t)1 << 40)
+
+typedef struct hp_config {
+	size_t rate;			/* mean bytes between samples; 0 off; 1 every allocation */
+	int depth;			/* maximum frames per stack */
+	int signal;			/* trigger signal number; 0: none */
+	int at_exit;			/* dump when the process exits */
+	int env_set;			/* HEAPPROF was present */
+	char prefix[HP_PREFIX_MAX];	/* file name prefix */
+} hp_config;
+
+/* Defaults: without HEAPPROF, sampling on and dumps only through the API; with it (even
+ * empty or "prefix=..." alone), the signal trigger and the exit dump are on too. */
+void hp_config_defaults(hp_config *c, int env_set);
+
+/* Applies the comma-separated key=value list s to c. Returns the number of warnings. */
+int hp_config_parse(hp_config *c, const char *s);
+
+/* "512k", "1m", "2g", "4096": binary multiples. 0 or -EINVAL / -ERANGE. */
+int hp_parse_size(const char *s, size_t len, size_t *out);
+
+#endif

@@ -1,0 +1,222 @@
+/* lib/dump: see dump.h. Runs on the helper thread, in the exit path, or in an API call;
+ * never inside the allocator, so malloc (sent unsampled to jemalloc by the guard) and
+ * snprintf are fine here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "arena.h"
+#include "dump.h"
+#include "gzout.h"
+#include "log.h"
+#include "pprof.h"
+#include "procmaps.h"
+#include "prof.h"
+#include "stacktab.h"
+#include "symtab.h"
+
+#define HP_PATH_MAX (HP_PREFIX_MAX + PATH_MAX + 64)
+
+/* Serialises dumps; taken first in the lock order, never by an allocating thread. */
+static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
+static char prefix[HP_PREFIX_MAX + PATH_MAX];	/* written once at start-up */
+static _Atomic unsigned seq;
+static int closed;				/* guarded by dump_lock */
+static int reported[140];			/* one message per errno value */
+
+void hp_dump_set_prefix(const char *p)
+{
+	char cwd[PATH_MAX];
+
+	if (p[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		snprintf(prefix, sizeof(prefix), "%s/%s", cwd, p);
+	else
+		snprintf(prefix, sizeof(prefix), "%s", p);
+}
+
+static int64_t rounded(double v)
+{
+	return v > 0.5 ? (int64_t)llround(v) : 0;
+}
+
+/* Turns the snapshot into pprof samples: values scaled at record time, inuse = alloc - free. */
+static size_t to_samples(const hp_stack_snap *snap, size_t n, hp_pprof_sample *out)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		hp_pprof_sample *s = &out[m];
+
+		s->pcs = snap[i].stack->pcs;
+		s->depth = snap[i].stack->depth;
+		s->values[HP_ALLOC_OBJECTS] = rounded(snap[i].alloc_objects);
+		s->values[HP_ALLOC_SPACE] = rounded(snap[i].alloc_space);
+		s->values[HP_INUSE_OBJECTS] = rounded(snap[i].alloc_objects - snap[i].free_objects);
+		s->values[HP_INUSE_SPACE] = rounded(snap[i].alloc_space - snap[i].free_space);
+		if (s->values[HP_ALLOC_OBJECTS] || s->values[HP_ALLOC_SPACE])
+			m++;
+	}
+	return m;
+}
+
+static const char *symbolize(void *ctx, uint64_t addr)
+{
+	return hp_symtab_lookup(ctx, addr);
+}
+
+static int encode(const char *trigger, uint8_t **buf, size_t *len)
+{
+	hp_stack_snap *snap = NULL;
+	hp_pprof_sample *samples = NULL;
+	hp_pprof_mapping *maps = NULL;
+	hp_symtab *st = NULL;
+	size_t n = 0, nmaps = 0;
+	char c_version[64], c_trigger[64], c_rate[64], c_pid[64];
+	const char *comments[] = { c_version, c_trigger, c_rate, c_pid };
+	struct timespec now;
+	hp_pprof_profile p;
+	int err = hp_stacktab_snapshot(&snap, &n);
+
+	if (err)
+		return err;
+	samples = calloc(n ? n : 1, sizeof(*samples));
+	st = hp_symtab_new();
+	if (!samples || !st) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if ((err = hp_procmaps_read(&maps, &nmaps)) != 0)
+		goto out;
+	snprintf(c_version, sizeof(c_version), "heapprof %s", HP_VERSION);
+	snprintf(c_trigger, sizeof(c_trigger), "trigger: %s", trigger);
+	snprintf(c_rate, sizeof(c_rate), "rate: %zu bytes", hp_rate);
+	snprintf(c_pid, sizeof(c_pid), "pid: %d", (int)getpid());
+	clock_gettime(CLOCK_REALTIME, &now);
+	memset(&p, 0, sizeof(p));
+	p.samples = samples;
+	p.nsamples = to_samples(snap, n, samples);
+	p.mappings = maps;
+	p.nmappings = nmaps;
+	p.period = (int64_t)(hp_rate ? hp_rate : 1);
+	p.time_nanos = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	p.duration_nanos = hp_prof_uptime_ns();
+	p.default_sample_type = HP_INUSE_SPACE;
+	p.comments = comments;
+	p.ncomments = sizeof(comments) / sizeof(comments[0]);
+	p.symbolize = symbolize;
+	p.symbolize_ctx = st;
+	err = hp_pprof_encode(&p, buf, len);
+out:
+	if (maps)
+		hp_procmaps_free(maps, nmaps);
+	if (st)
+		hp_symtab_free(st);
+	free(samples);
+	hp_ifree(snap);
+	return err;
+}
+
+static int write_file(const char *final, const uint8_t *buf, size_t len)
+{
+	char tmp[HP_PATH_MAX + 32];
+	struct timespec ts;
+	int fd = -1, err;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* An unpredictable name; O_EXCL|O_NOFOLLOW refuse anything planted there anyway. */
+	for (unsigned i = 0; i < 16 && fd < 0; i++) {
+		snprintf(tmp, sizeof(tmp), "%s.tmp.%lx", final,
+			 (unsigned long)ts.tv_nsec * 2654435761ul + i);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0)
+		return -errno;
+	err = hp_gz_write_fd(fd, buf, len, 6);
+	if (close(fd) != 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, final) != 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static void report(const char *path, int err)
+{
+	int e = -err;
+	const char *hint = (e == ENOENT || e == EACCES || e == EPERM || e == EROFS ||
+			    e == ENAMETOOLONG || e == ENOTDIR) ?
+		"; check that the directory exists and is writable, or set HEAPPROF=prefix=DIR/NAME" :
+		(e == ENOSPC || e == EDQUOT || e == EFBIG) ? "; free some space" : "";
+
+	if (e > 0 && e < (int)(sizeof(reported) / sizeof(reported[0])) &&
+	    __atomic_exchange_n(&reported[e], 1, __ATOMIC_RELAXED))
+		return;
+	hp_log("cannot write profile %s: %s%s (the program runs on)", path, strerror(e), hint);
+}
+
+static int dump_locked(const char *path, const char *trigger)
+{
+	char auto_path[HP_PATH_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	if (!path) {
+		snprintf(auto_path, sizeof(auto_path), "%s.%d.%04u.%s.pb.gz", prefix, (int)getpid(),
+			 atomic_fetch_add(&seq, 1) + 1, trigger);
+		path = auto_path;
+	}
+	err = encode(trigger, &buf, &len);
+	if (!err)
+		err = write_file(path, buf, len);
+	free(buf);
+	if (err)
+		report(path, err);
+	return err;
+}
+
+int hp_dump_to(const char *path, const char *trigger)
+{
+	int err;
+
+	pthread_mutex_lock(&dump_lock);
+	err = dump_locked(path, trigger);
+	pthread_mutex_unlock(&dump_lock);
+	return err;
+}
+
+int hp_dump_auto(const char *trigger)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&dump_lock);
+	if (!closed)
+		err = dump_locked(NULL, trigger);
+	pthread_mutex_unlock(&dump_lock);
+	return err;
+}
+
+void hp_dump_fork_child(void)
+{
+	/* The thread that held it (a helper mid-dump) does not exist in the child. */
+	pthread_mutex_init(&dump_lock, NULL);
+}
+
+void hp_dump_close(void)
+{
+	pthread_mutex_lock(&dump_lock);
+	closed = 1;
+	pthread_mutex_unlock(&dump_lock);
+}

@@ -1,0 +1,17 @@
+/* lib/gzout: gzip (RFC 1952) through zlib, to a file descriptor or from a buffer.
+ * The only module that includes zlib. Dumper side only: may call malloc. */
+#ifndef HP_GZOUT_H
+#define HP_GZOUT_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Compresses data[0..len) as one gzip member and writes it all to fd (retrying short
+ * writes and EINTR). level: zlib level 1..9 (6 is a good default).
+ * Returns 0, -errno from write(2), -ENOMEM, or -EIO for a zlib failure. */
+int hp_gz_write_fd(int fd, const void *data, size_t len, int level);
+
+/* Decompresses one gzip buffer into a malloc'd buffer (*out, *outlen).
+ * Returns 0, -ENOMEM, or -EINVAL for data that is not valid gzip. Used by tests and tools. */
+int hp_gz_inflate(const void *gz, size_t len, uint8_t **out, size_t *outlen);
+
+#endif

@@ -1,0 +1,21 @@
+/* lib/procmaps: the executable, file-backed segments of this process (from
+ * /proc/self/maps) with the GNU build id of each file, for pprof Mapping entries.
+ * Dumper side only: may call malloc; reads files with open/read (no stdio). */
+#ifndef HP_PROCMAPS_H
+#define HP_PROCMAPS_H
+#include <stddef.h>
+#include "pprof.h"
+
+/* Fills *out with a malloc'd array of *n mappings (start, limit, file offset, absolute
+ * path, lowercase-hex build id or ""), sorted by start. Only mappings that are executable
+ * ("r-xp"/"--xp") and backed by a file with an absolute path are listed ([vdso] and
+ * anonymous memory are left out). Returns 0 or -errno. */
+int hp_procmaps_read(hp_pprof_mapping **out, size_t *n);
+void hp_procmaps_free(hp_pprof_mapping *v, size_t n);
+
+/* The GNU build id (NT_GNU_BUILD_ID note) of the ELF file at path, as lowercase hex into
+ * buf (size >= 2*20+1 is enough for SHA-1 ids; up to 2*64+1 supported). 0 or -errno;
+ * -ENOENT when the file has no build id. */
+int hp_build_id_of_file(const char *path, char *buf, size_t bufsize);
+
+#endif

@@ -1,0 +1,171 @@
+/* lib/prof: see prof.h.
+ *
+ * Lock order (doc/DESIGN.md): dump lock → unwind lock → stack table shards (ascending) →
+ * live map shards (ascending). The record paths never nest two of them: a sampled
+ * allocation unwinds (unwind lock, read), then adds to its stack (one shard), then inserts
+ * into the live map (one shard); a free removes from the live map, then subtracts from the
+ * stack. fork takes them all in that order. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+
+#include "arena.h"
+#include "dump.h"
+#include "livemap.h"
+#include "log.h"
+#include "prof.h"
+#include "sampler.h"
+#include "stacktab.h"
+#include "trigger.h"
+#include "unwind.h"
+
+size_t hp_rate;
+int hp_active;
+int hp_state;
+
+static hp_config config;
+static struct timespec start_time;
+static _Atomic uint64_t samples;
+
+const hp_config *hp_prof_config(void)
+{
+	return &config;
+}
+
+int64_t hp_prof_uptime_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - start_time.tv_sec) * 1000000000 +
+	       (now.tv_nsec - start_time.tv_nsec);
+}
+
+uint64_t hp_prof_samples(void)
+{
+	return atomic_load_explicit(&samples, memory_order_relaxed);
+}
+
+static void fork_prepare(void)
+{
+	hp_unwind_fork_prepare();
+	hp_stacktab_lock_all();
+	hp_livemap_lock_all();
+}
+
+static void fork_parent(void)
+{
+	hp_livemap_unlock_all();
+	hp_stacktab_unlock_all();
+	hp_unwind_fork_parent();
+}
+
+static void fork_child(void)
+{
+	hp_livemap_reinit_all();
+	hp_stacktab_reinit_all();
+	hp_unwind_fork_child();
+	hp_dump_fork_child();
+	hp_trigger_fork_child();
+}
+
+static int become_inert(const char *why, int err)
+{
+	hp_log("profiler off: %s (%s); the program runs on with the plain allocator", why,
+	       err ? strerror(-err) : "");
+	__atomic_store_n(&hp_state, HP_INERT, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int init_locked(void)
+{
+	const char *env = getenv("HEAPPROF");
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &start_time);
+	hp_config_defaults(&config, env != NULL);
+	if (getauxval(AT_SECURE)) {
+		/* set-uid/set-gid: the environment is the invoker's, not to be trusted. */
+		__atomic_store_n(&hp_state, HP_INERT, __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (env)
+		hp_config_parse(&config, env);
+	if ((err = hp_arena_init()) != 0)
+		return become_inert("cannot reserve the sampled arena's address range", err);
+	if ((err = hp_unwind_init()) != 0)
+		return become_inert("libunwind cannot be initialised", err);
+	hp_dump_set_prefix(config.prefix);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	hp_rate = config.rate;
+	hp_active = 1;
+	__atomic_store_n(&hp_state, HP_READY, __ATOMIC_RELEASE);
+	return 1;
+}
+
+int hp_prof_init(void)
+{
+	int s = __atomic_load_n(&hp_state, __ATOMIC_ACQUIRE), expected = HP_UNINIT, ret;
+
+	if (s != HP_UNINIT)
+		return s == HP_READY;
+	if (!__atomic_compare_exchange_n(&hp_state, &expected, HP_INITIALISING, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 0;	/* another thread is initialising: this allocation goes unsampled */
+	hp_tls.guard++;
+	ret = init_locked();
+	hp_tls.guard--;
+	return ret;
+}
+
+static void record(void *p, size_t size)
+{
+	uint64_t pcs[HP_DEPTH_MAX];
+	int depth = hp_unwind_capture(pcs, config.depth);
+	size_t rate = __atomic_load_n(&hp_rate, __ATOMIC_RELAXED);
+	double w = hp_sampler_weight(size, rate);
+	hp_stack *s = hp_stacktab_add(pcs, (uint32_t)depth, size, w);
+
+	if (!s)
+		return;
+	if (hp_livemap_insert((uintptr_t)p, s, size, w) != 0) {
+		/* Not findable at free time: take it back rather than count it live forever. */
+		hp_stacktab_sub(s, size, w);
+		return;
+	}
+	atomic_fetch_add_explicit(&samples, 1, memory_order_relaxed);
+}
+
+void *hp_prof_alloc(size_t size, size_t align, int zero)
+{
+	int saved = errno;
+	void *p;
+
+	hp_tls.guard++;
+	p = hp_arena_alloc(size, align, zero);
+	if (p)
+		record(p, size);
+	else
+		p = hp_plain_alloc(size, align, zero);	/* range full: serve it unrecorded */
+	hp_tls.guard--;
+	if (p)
+		errno = saved;
+	return p;
+}
+
+void hp_prof_free(void *p)
+{
+	int saved = errno;
+	hp_live l;
+
+	hp_tls.guard++;
+	if (hp_livemap_remove((uintptr_t)p, &l))
+		hp_stacktab_sub(l.stack, l.size, l.weight);
+	hp_arena_free(p);
+	hp_tls.guard--;
+	errno = saved;
+}

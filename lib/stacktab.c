@@ -1,0 +1,218 @@
+/* lib/stacktab: see stacktab.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "arena.h"
+#include "stacktab.h"
+
+#define NSHARDS 64
+#define INITIAL_BUCKETS 256
+
+typedef struct shard {
+	pthread_mutex_t lock;
+	hp_stack **buckets;		/* guarded by lock */
+	size_t nbuckets;		/* guarded by lock; a power of two */
+	size_t count;			/* guarded by lock */
+	hp_stack *initial[INITIAL_BUCKETS];
+} shard;
+
+static shard shards[NSHARDS];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void init_shards(void)
+{
+	for (int i = 0; i < NSHARDS; i++) {
+		pthread_mutex_init(&shards[i].lock, NULL);
+		shards[i].buckets = shards[i].initial;
+		shards[i].nbuckets = INITIAL_BUCKETS;
+	}
+}
+
+static shard *shards_ready(void)
+{
+	pthread_once(&once, init_shards);
+	return shards;
+}
+
+uint64_t hp_stack_hash(const uint64_t *pcs, uint32_t depth)
+{
+	uint64_t h = 0x84222325cbf29ce4ull ^ depth;
+
+	for (uint32_t i = 0; i < depth; i++) {
+		h ^= pcs[i];
+		h *= 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return h ^ (h >> 32);
+}
+
+static hp_stack *find(shard *sh, uint64_t h, const uint64_t *pcs, uint32_t depth)
+{
+	hp_stack *s = sh->buckets[(h >> 6) & (sh->nbuckets - 1)];
+
+	for (; s; s = s->next)
+		if (s->hash == h && s->depth == depth &&
+		    memcmp(s->pcs, pcs, depth * sizeof(*pcs)) == 0)
+			return s;
+	return NULL;
+}
+
+static void count_alloc(hp_stack *s, size_t size, double weight)
+{
+	s->alloc_objects += weight;
+	s->alloc_space += weight * (double)size;
+}
+
+/* Doubles a shard's bucket array; the new array is allocated with no lock held. */
+static void grow(shard *sh, size_t old_n)
+{
+	hp_stack **nb = hp_icalloc(2 * old_n * sizeof(*nb)), **old = NULL;
+
+	if (!nb)
+		return;
+	pthread_mutex_lock(&sh->lock);
+	if (sh->nbuckets == old_n) {
+		for (size_t i = 0; i < old_n; i++) {
+			hp_stack *s = sh->buckets[i], *next;
+
+			for (; s; s = next) {
+				size_t b = (s->hash >> 6) & (2 * old_n - 1);
+
+				next = s->next;
+				s->next = nb[b];
+				nb[b] = s;
+			}
+		}
+		old = sh->buckets;
+		sh->buckets = nb;
+		sh->nbuckets = 2 * old_n;
+		nb = NULL;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	if (old && old != sh->initial)
+		hp_ifree(old);
+	if (nb)
+		hp_ifree(nb);
+}
+
+hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, double weight)
+{
+	uint64_t h = hp_stack_hash(pcs, depth);
+	shard *sh = &shards_ready()[h % NSHARDS];
+	hp_stack *s, *fresh;
+	size_t grow_from = 0;
+
+	pthread_mutex_lock(&sh->lock);
+	s = find(sh, h, pcs, depth);
+	if (s)
+		count_alloc(s, size, weight);
+	pthread_mutex_unlock(&sh->lock);
+	if (s)
+		return s;
+
+	fresh = hp_icalloc(sizeof(*fresh) + depth * sizeof(*pcs));
+	if (!fresh)
+		return NULL;
+	fresh->hash = h;
+	fresh->depth = depth;
+	fresh->shard = (uint32_t)(h % NSHARDS);
+	memcpy(fresh->pcs, pcs, depth * sizeof(*pcs));
+
+	pthread_mutex_lock(&sh->lock);
+	s = find(sh, h, pcs, depth);	/* another thread may have inserted it meanwhile */
+	if (!s) {
+		size_t b = (h >> 6) & (sh->nbuckets - 1);
+
+		s = fresh;
+		fresh = NULL;
+		s->next = sh->buckets[b];
+		sh->buckets[b] = s;
+		if (++sh->count > 2 * sh->nbuckets)
+			grow_from = sh->nbuckets;
+	}
+	count_alloc(s, size, weight);
+	pthread_mutex_unlock(&sh->lock);
+	if (fresh)
+		hp_ifree(fresh);
+	if (grow_from)
+		grow(sh, grow_from);
+	return s;
+}
+
+void hp_stacktab_sub(hp_stack *s, size_t size, double weight)
+{
+	shard *sh = &shards[s->shard];
+
+	pthread_mutex_lock(&sh->lock);
+	s->free_objects += weight;
+	s->free_space += weight * (double)size;
+	pthread_mutex_unlock(&sh->lock);
+}
+
+size_t hp_stacktab_count(void)
+{
+	size_t n = 0;
+
+	shards_ready();
+	for (int i = 0; i < NSHARDS; i++) {
+		pthread_mutex_lock(&shards[i].lock);
+		n += shards[i].count;
+		pthread_mutex_unlock(&shards[i].lock);
+	}
+	return n;
+}
+
+static size_t copy_shard(shard *sh, hp_stack_snap *out, size_t room)
+{
+	size_t n = 0;
+
+	for (size_t b = 0; b < sh->nbuckets; b++)
+		for (hp_stack *s = sh->buckets[b]; s && n < room; s = s->next) {
+			out[n].stack = s;
+			out[n].alloc_objects = s->alloc_objects;
+			out[n].alloc_space = s->alloc_space;
+			out[n].free_objects = s->free_objects;
+			out[n].free_space = s->free_space;
+			n++;
+		}
+	return n;
+}
+
+int hp_stacktab_snapshot(hp_stack_snap **out, size_t *n)
+{
+	/* Stacks inserted between the count and the copy are left for the next profile:
+	 * the array is sized first, with no lock held while allocating it. */
+	size_t room = hp_stacktab_count() + 64, used = 0;
+	hp_stack_snap *v = hp_ialloc((room ? room : 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < NSHARDS && used < room; i++) {
+		pthread_mutex_lock(&shards[i].lock);
+		used += copy_shard(&shards[i], v + used, room - used);
+		pthread_mutex_unlock(&shards[i].lock);
+	}
+	*out = v;
+	*n = used;
+	return 0;
+}
+
+void hp_stacktab_lock_all(void)
+{
+	shards_ready();
+	for (int i = 0; i < NSHARDS; i++)
+		pthread_mutex_lock(&shards[i].lock);
+}
+
+void hp_stacktab_reinit_all(void)
+{
+	for (int i = 0; i < NSHARDS; i++)
+		pthread_mutex_init(&shards[i].lock, NULL);
+}
+
+void hp_stacktab_unlock_all(void)
+{
+	for (int i = NSHARDS - 1; i >= 0; i--)
+		pthread_mutex_unlock(&shards[i].lock);
+}

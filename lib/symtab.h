@@ -1,0 +1,23 @@
+/* lib/symtab: function names for addresses in this process, resolved from the ELF symbol
+ * tables of the loaded objects (.symtab, else .dynsym; a separate debug file found by GNU
+ * build id under /usr/lib/debug/.build-id/ when the object itself is stripped).
+ * Dumper side only: may call malloc and open files; takes no profiler lock. */
+#ifndef HP_SYMTAB_H
+#define HP_SYMTAB_H
+#include <stdint.h>
+
+typedef struct hp_symtab hp_symtab;
+
+/* Takes a snapshot of the loaded objects (dl_iterate_phdr). Symbol tables are read lazily,
+ * the first time an address in an object is looked up. NULL on out of memory. */
+hp_symtab *hp_symtab_new(void);
+
+/* The (mangled, as in the symbol table) name of the function containing addr, or NULL.
+ * A symbol matches only if addr lies in [st_value, st_value + st_size) (a zero-sized
+ * symbol matches nothing), so an address is never given a neighbour's name.
+ * The string stays valid until hp_symtab_free. */
+const char *hp_symtab_lookup(hp_symtab *st, uint64_t addr);
+
+void hp_symtab_free(hp_symtab *st);
+
+#endif

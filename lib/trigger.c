@@ -1,0 +1,129 @@
+/* lib/trigger: see trigger.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <string.h>
+
+#include "dump.h"
+#include "log.h"
+#include "prof.h"
+#include "sampler.h"
+#include "trigger.h"
+
+static sem_t wake;
+static int signal_installed;	/* our handler is on config.signal */
+static int helper_running;	/* written by whoever starts it, and in the fork child */
+static int helper_wanted;
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+
+	sem_post(&wake);
+	errno = saved;
+}
+
+static void *helper_main(void *arg)
+{
+	hp_tls.guard++;		/* the helper's own allocations are never sampled */
+	for (;;) {
+		while (sem_wait(&wake) != 0)
+			;
+		while (sem_trywait(&wake) == 0)
+			;	/* signals that came during the last dump make one dump */
+		hp_dump_auto("signal");
+	}
+	return NULL;
+}
+
+static void start_helper(void)
+{
+	pthread_t tid;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int err;
+
+	pthread_mutex_lock(&start_lock);
+	if (helper_running) {
+		pthread_mutex_unlock(&start_lock);
+		return;
+	}
+	hp_tls.guard++;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	err = pthread_create(&tid, &attr, helper_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	hp_tls.guard--;
+	if (err == 0) {
+		pthread_setname_np(tid, "heapprof");
+		helper_running = 1;
+	} else {
+		hp_log("signal trigger off: cannot start the helper thread (%s)", strerror(err));
+		helper_wanted = 0;
+	}
+	pthread_mutex_unlock(&start_lock);
+}
+
+/* Never takes over a handler the program (or its parent, with SIG_IGN) chose. */
+static int install_signal(int sig)
+{
+	struct sigaction sa, old;
+
+	if (sigaction(sig, NULL, &old) != 0)
+		return -errno;
+	if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
+		hp_log("signal trigger off: SIG%s already has a handler or is ignored in this "
+		       "program; choose another with HEAPPROF=signal=USR2", sigabbrev_np(sig));
+		return -EBUSY;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	return sigaction(sig, &sa, NULL) == 0 ? 0 : -errno;
+}
+
+void hp_trigger_poll(void)
+{
+	if (__builtin_expect(helper_wanted && !helper_running, 0))
+		start_helper();
+}
+
+void hp_trigger_fork_child(void)
+{
+	pthread_mutex_init(&start_lock, NULL);
+	sem_init(&wake, 0, 0);
+	helper_running = 0;
+}
+
+__attribute__((constructor)) static void trigger_ctor(void)
+{
+	const hp_config *c;
+
+	if (!hp_prof_init())
+		return;
+	c = hp_prof_config();
+	sem_init(&wake, 0, 0);
+	if (c->signal && install_signal(c->signal) == 0) {
+		signal_installed = 1;
+		helper_wanted = 1;
+		start_helper();
+	}
+}
+
+__attribute__((destructor)) static void trigger_dtor(void)
+{
+	if (__atomic_load_n(&hp_state, __ATOMIC_ACQUIRE) != HP_READY)
+		return;
+	hp_tls.guard++;
+	if (hp_prof_config()->at_exit)
+		hp_dump_auto("exit");
+	hp_dump_close();
+	hp_tls.guard--;
+}

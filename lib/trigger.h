@@ -1,0 +1,15 @@
+/* lib/trigger: what starts a dump. The trigger signal's handler only posts a semaphore
+ * (async-signal-safe, no file descriptor); a helper thread, created with every signal
+ * blocked, waits on it and writes the profile. The exit dump runs in the library's
+ * destructor. */
+#ifndef HP_TRIGGER_H
+#define HP_TRIGGER_H
+
+/* From the sampling slow path: in a forked child, restarts the helper thread the child
+ * lost. Costs a load when nothing is to be done. */
+void hp_trigger_poll(void);
+
+/* fork child handler: the helper thread did not survive the fork. */
+void hp_trigger_fork_child(void);
+
+#endif

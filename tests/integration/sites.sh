@@ -1,0 +1,227 @@
+#!/bin/bash
+# tests/integration/sites.sh: known allocation sites come out of the profile with the
+# right figures, under LD_PRELOAD and linked, read back by go tool pprof.
+#
+# tests/progs/known_sites: keep_300mb() keeps 76800 blocks of 4 KiB (314572800 bytes),
+# churn_100mb() allocates and frees 25600 blocks of 4 KiB (104857600 bytes).
+#
+# Sampling is a Poisson process over bytes: at mean rate R a site allocating N blocks of s
+# bytes gets about n = N(1 - exp(-s/R)) samples and its estimate has a relative standard
+# deviation of 1/sqrt(n). At the default 512 KiB that is 4.1% for keep_300mb and 7.1% for
+# churn_100mb, so a fixed 5% bound would fail one run in four; the default-rate runs allow
+# 5 standard deviations (at least 5%), and the runs at rate=8k (s/R = 1/2, where a
+# weight of R per sample would be 21% low) hold the estimates to 5% (>= 5 sigma there).
+# rate=1 records every allocation: the figures must be exact.
+set -u
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+
+need_env
+need_go
+need_tool gzip timeout
+need_prog known_sites known_sites_linked
+
+MiB=1048576
+BLOCK=4096
+KEEP_N=76800
+CHURN_N=25600
+KEEP_B=$((KEEP_N * BLOCK))
+CHURN_B=$((CHURN_N * BLOCK))
+DEFAULT_RATE=524288
+# Names that must never appear in a stack: the library, jemalloc, the unwinder, the
+# allocation entry points themselves (stacks start at malloc's caller).
+INTERNAL='^(hp_|heapprof|hpje_|je_|jemalloc|_ULx86|_Ux86|unw_|malloc$|calloc$|realloc$|free$|__libc_(malloc|calloc|realloc|free)|operator new|operator delete|_Zn[wa]|_Zd[la])'
+
+# tolerance N_BLOCKS RATE: 5 sigma of the sampled estimate, at least 5%.
+tolerance() {
+	awk -v n="$1" -v s="$BLOCK" -v r="$2" 'BEGIN {
+		if (r <= 1) { print 0; exit }
+		k = n * (1 - exp(-s / r)); t = 5 / sqrt(k)
+		if (t < 0.05) t = 0.05
+		printf "%.4f\n", t }'
+}
+
+# run_in DIR CMD...: runs CMD in DIR (created empty) under a 60 s timeout, stderr to
+# DIR.err; sets $status and $dir.
+run_in() {
+	dir=$1
+	shift
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	(cd "$dir" && exec timeout 60 "$@") >"$dir.out" 2>"$dir.err"
+	status=$?
+}
+
+# check_run LABEL: the last run exited 0 and printed nothing.
+check_run() {
+	ok "$status" "$1: exit status 0 (got $status)"
+	if [ -s "$dir.err" ] || [ -s "$dir.out" ]; then
+		fail "$1: no output, no warnings"
+		diag_file "$dir.err"
+		diag_file "$dir.out"
+	else
+		pass "$1: no output, no warnings"
+	fi
+}
+
+# only_file LABEL REGEX: exactly one file in $dir, its name matches REGEX; sets $prof.
+only_file() {
+	local names
+	names=$(ls -A "$dir")
+	prof=
+	if [ "$(printf '%s\n' "$names" | grep -c .)" -eq 1 ] &&
+		printf '%s\n' "$names" | grep -Eq "$2"; then
+		prof=$dir/$names
+		pass "$1: one profile, named $names"
+	else
+		fail "$1: exactly one file matching $2"
+		diag "files: $(echo ${names:-(none)})"
+	fi
+}
+
+# read_figures LABEL FILE: flat values of every sample type into fig_<type>_<site>.
+read_figures() {
+	local idx site
+	for idx in inuse_space alloc_space inuse_objects alloc_objects; do
+		pprof_flat "$2" "$idx" >"$tmp/flat.$idx"
+		for site in keep_300mb churn_100mb; do
+			eval "fig_${idx}_${site}=\$(flat_of $site <\"\$tmp/flat.$idx\")"
+		done
+	done
+	if [ -s "$tmp/flat.inuse_space" ]; then
+		pass "$1: go tool pprof reads the profile"
+	else
+		fail "$1: go tool pprof reads the profile"
+		diag_file "$tmp/pprof.err"
+	fi
+}
+
+# approx LABEL WHAT VALUE EXPECTED TOLERANCE
+approx() {
+	local pct
+	pct=$(awk -v t="$5" 'BEGIN { printf "%.1f", t * 100 }')
+	diag "$1: $2 ${3:-absent} expected $4 ($(rel "${3:-}" "$4"), bound ±$pct%)"
+	within "${3:-}" "$4" "$5"
+	ok $? "$1: $2 within $pct% of $4"
+}
+
+# exact LABEL WHAT VALUE EXPECTED
+exact() {
+	diag "$1: $2 ${3:-absent} expected $4"
+	[ "${3:-}" = "$4" ]
+	ok $? "$1: $2 is exactly $4"
+}
+
+# check_estimates LABEL FILE RATE
+check_estimates() {
+	local label=$1 tk tc
+	read_figures "$label" "$2"
+	[ -n "$fig_alloc_space_keep_300mb" ] && [ -n "$fig_alloc_space_churn_100mb" ]
+	ok $? "$label: keep_300mb and churn_100mb named in the profile"
+	tk=$(tolerance "$KEEP_N" "$3")
+	tc=$(tolerance "$CHURN_N" "$3")
+	approx "$label" "keep_300mb inuse_space" "$fig_inuse_space_keep_300mb" "$KEEP_B" "$tk"
+	approx "$label" "keep_300mb alloc_space" "$fig_alloc_space_keep_300mb" "$KEEP_B" "$tk"
+	approx "$label" "churn_100mb alloc_space" "$fig_alloc_space_churn_100mb" "$CHURN_B" "$tc"
+	diag "$label: churn_100mb inuse_space ${fig_inuse_space_churn_100mb:-absent (0)}"
+	[ "${fig_inuse_space_churn_100mb:-0}" -lt $((5 * MiB)) ]
+	ok $? "$label: churn_100mb inuse_space below 5 MiB"
+}
+
+# check_exact LABEL FILE
+check_exact() {
+	local label=$1
+	read_figures "$label" "$2"
+	exact "$label" "keep_300mb alloc_objects" "$fig_alloc_objects_keep_300mb" "$KEEP_N"
+	exact "$label" "keep_300mb inuse_objects" "$fig_inuse_objects_keep_300mb" "$KEEP_N"
+	exact "$label" "keep_300mb alloc_space" "$fig_alloc_space_keep_300mb" "$KEEP_B"
+	exact "$label" "keep_300mb inuse_space" "$fig_inuse_space_keep_300mb" "$KEEP_B"
+	exact "$label" "churn_100mb alloc_objects" "$fig_alloc_objects_churn_100mb" "$CHURN_N"
+	exact "$label" "churn_100mb alloc_space" "$fig_alloc_space_churn_100mb" "$CHURN_B"
+	exact "$label" "churn_100mb inuse_objects" "${fig_inuse_objects_churn_100mb:-0}" 0
+	exact "$label" "churn_100mb inuse_space" "${fig_inuse_space_churn_100mb:-0}" 0
+}
+
+# check_stacks LABEL FILE: no library frame anywhere; samples through a site start at it,
+# called from main.
+check_stacks() {
+	local label=$1 traces=$tmp/traces bad
+	pprof_traces "$2" >"$traces"
+	if [ ! -s "$traces" ]; then
+		fail "$label: go tool pprof -traces lists samples"
+		diag_file "$tmp/pprof.err"
+		return
+	fi
+	diag "$label: $(wc -l <"$traces") stacks; leaves: $(cut -d';' -f1 "$traces" |
+		sort | uniq -c | sort -rn | awk '{ printf "%s%s x%d", sep, $2, $1; sep = ", " }')"
+	bad=$(tr ';' '\n' <"$traces" | sed 's/ (inline)$//' | grep -E "$INTERNAL" | sort -u)
+	[ -z "$bad" ]
+	ok $? "$label: no heapprof/allocator frames in any stack"
+	[ -z "$bad" ] || diag "frames: $bad"
+	bad=$(grep -E '(^|;)(keep_300mb|churn_100mb)(;|$)' "$traces" |
+		grep -Ev '^(keep_300mb|churn_100mb);main(;|$)' | head -5)
+	[ -z "$bad" ] && grep -q '^keep_300mb;main' "$traces" && grep -q '^churn_100mb;main' "$traces"
+	ok $? "$label: stacks through the sites start at keep_300mb / churn_100mb, then main"
+	[ -z "$bad" ] || diag "stacks: $bad"
+}
+
+KS=$top_builddir/tests/progs/known_sites
+KSL=$top_builddir/tests/progs/known_sites_linked
+NAME_RE='^p\.[0-9]+\.0001\.exit\.pb\.gz$'
+
+for variant in preload linked; do
+	if [ "$variant" = preload ]; then
+		launch="env LD_PRELOAD=$HP_LIB $KS"
+	else
+		launch="env -u LD_PRELOAD $KSL"
+	fi
+	for rate in default 8k 1; do
+		label="$variant rate=$rate"
+		hp="prefix=$tmp/$variant-$rate/p"
+		[ "$rate" = default ] || hp="$hp,rate=$rate"
+		# shellcheck disable=SC2086 # $launch is split on purpose
+		run_in "$tmp/$variant-$rate" env HEAPPROF="$hp" $launch
+		check_run "$label"
+		only_file "$label" "$NAME_RE"
+		if [ -z "$prof" ]; then
+			continue
+		fi
+		gzip -t "$prof" 2>"$tmp/gzip.err"
+		ok $? "$label: gzip -t passes"
+		case $rate in
+		default) check_estimates "$label" "$prof" "$DEFAULT_RATE" ;;
+		8k) check_estimates "$label" "$prof" 8192 ;;
+		1)
+			check_exact "$label" "$prof"
+			check_stacks "$label" "$prof"
+			;;
+		esac
+	done
+done
+
+# Linked without HEAPPROF: sampling on, no exit profile, dumps through the API only.
+run_in "$tmp/api-none" env -u HEAPPROF "$KSL"
+check_run "linked, HEAPPROF unset"
+[ -z "$(ls -A "$dir")" ]
+ok $? "linked, HEAPPROF unset: no profile written at exit"
+diag_file "$dir.err"
+
+run_in "$tmp/api-path" env -u HEAPPROF "$KSL" --dump="$tmp/api-path/api.pb.gz"
+check_run "heapprof_dump(path)"
+only_file "heapprof_dump(path)" '^api\.pb\.gz$'
+if [ -n "$prof" ]; then
+	gzip -t "$prof" 2>"$tmp/gzip.err"
+	ok $? "heapprof_dump(path): gzip -t passes"
+	check_estimates "heapprof_dump(path)" "$prof" "$DEFAULT_RATE"
+fi
+
+run_in "$tmp/api-auto" env -u HEAPPROF "$KSL" --dump
+check_run "heapprof_dump(NULL)"
+only_file "heapprof_dump(NULL)" '^heapprof\.[0-9]+\.0001\.api\.pb\.gz$'
+if [ -n "$prof" ]; then
+	gzip -t "$prof" 2>"$tmp/gzip.err"
+	ok $? "heapprof_dump(NULL): gzip -t passes"
+	pprof_reads "$prof"
+	ok $? "heapprof_dump(NULL): go tool pprof reads it"
+fi
+
+done_testing
