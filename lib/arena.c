@@ -12,6 +12,7 @@
 #include "arena.h"
 #include "log.h"
 
+uintptr_t hp_range_key = UINTPTR_MAX;
 uintptr_t hp_range_base;
 uintptr_t hp_range_size;
 
@@ -109,21 +110,64 @@ static extent_hooks_t hooks = {
 	hook_purge_lazy, hook_purge_forced, hook_split, hook_merge
 };
 
-static int reserve_range(void)
-{
-	uintptr_t size;
+#define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
 
-	for (size = RANGE_MAX; size >= RANGE_MIN; size >>= 1) {
-		void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			       -1, 0);
-		if (p != MAP_FAILED) {
-			atomic_store(&bump, (uintptr_t)p);
+/* 2 TiB of address space, no memory: keep the 1 TiB-aligned TiB inside, give back the rest. */
+static int reserve_aligned_by_trimming(void)
+{
+	const uintptr_t tib = (uintptr_t)1 << HP_RANGE_SHIFT;
+	char *p = mmap(NULL, 2 * tib, PROT_NONE, RESERVE_FLAGS, -1, 0);
+	uintptr_t start, end;
+
+	if (p == MAP_FAILED)
+		return -errno;
+	start = align_up((uintptr_t)p, tib);
+	end = start + tib;
+	if (start > (uintptr_t)p)
+		munmap(p, start - (uintptr_t)p);
+	if ((uintptr_t)p + 2 * tib > end)
+		munmap((void *)end, (uintptr_t)p + 2 * tib - end);
+	hp_range_base = start;
+	hp_range_size = tib;
+	return 0;
+}
+
+/* Where 2 TiB cannot be had at once (valgrind, some limits), an aligned TiB may still be
+ * free: ask for a few of them by address, without replacing anything. */
+static int reserve_aligned_by_address(void)
+{
+	const uintptr_t tib = (uintptr_t)1 << HP_RANGE_SHIFT;
+
+	for (uintptr_t k = 0x7e; k >= 0x60; k--) {
+		void *want = (void *)(k << HP_RANGE_SHIFT);
+		void *p = mmap(want, tib, PROT_NONE, RESERVE_FLAGS | MAP_FIXED_NOREPLACE, -1, 0);
+
+		if (p == want) {
 			hp_range_base = (uintptr_t)p;
-			hp_range_size = size;
+			hp_range_size = tib;
 			return 0;
 		}
+		if (p != MAP_FAILED)
+			munmap(p, tib);	/* a kernel that took the address as a mere hint */
 	}
-	return -errno;
+	return -ENOMEM;
+}
+
+static int reserve_range(void)
+{
+	if (reserve_aligned_by_trimming() != 0 && reserve_aligned_by_address() != 0) {
+		uintptr_t size = RANGE_MAX >> 1;
+		void *p;
+
+		while ((p = mmap(NULL, size, PROT_NONE, RESERVE_FLAGS, -1, 0)) == MAP_FAILED) {
+			if ((size >>= 1) < RANGE_MIN)
+				return -errno;
+		}
+		hp_range_base = (uintptr_t)p;
+		hp_range_size = size;
+	}
+	atomic_store(&bump, hp_range_base);
+	return 0;
 }
 
 int hp_arena_init(void)
@@ -134,18 +178,21 @@ int hp_arena_init(void)
 	uintptr_t base;
 	int err = reserve_range();
 
+
 	if (err)
 		return err;
 	/* The range must not be visible to free() until the arena exists; hp_range_size is
 	 * set by reserve_range but nothing is allocated in the range before the arena is. */
 	if (hpje_mallctl("arenas.create", &ind, &sz, &hp, sizeof(hp)) != 0) {
 		base = hp_range_base;
+		munmap((void *)base, hp_range_size);
 		hp_range_size = 0;
 		hp_range_base = 0;
-		munmap((void *)base, RANGE_MIN);
 		return -ENOMEM;
 	}
 	sampled_arena = ind;
+	/* Published last: free() may look at the range only once the arena exists. */
+	__atomic_store_n(&hp_range_key, hp_range_base >> HP_RANGE_SHIFT, __ATOMIC_RELEASE);
 	return 0;
 }
 

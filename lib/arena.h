@@ -12,12 +12,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The reserved range [hp_range_base, hp_range_base + hp_range_size): written once, at
- * initialisation, before any pointer in it exists; 0/0 before that (nothing is in range). */
+#pragma GCC visibility push(hidden)
+
+/* The sampled range is carved from a 1 TiB block aligned to 1 TiB, so the fast check is a
+ * shift and a compare with hp_range_key (the block's number, written once at
+ * initialisation; an impossible value before, so nothing matches). When the address space
+ * is too limited for that block (ulimit -v), a smaller, unaligned range is used: the fast
+ * check may then say yes for other pointers of the same 1 TiB block, and the slow path
+ * asks hp_is_sampled for the exact answer. */
+#define HP_RANGE_SHIFT 40
+extern uintptr_t hp_range_key;
 extern uintptr_t hp_range_base;
 extern uintptr_t hp_range_size;
 
-static inline int hp_in_range(const void *p)
+static inline int hp_maybe_sampled(const void *p)
+{
+	return ((uintptr_t)p >> HP_RANGE_SHIFT) == hp_range_key;
+}
+
+static inline int hp_is_sampled(const void *p)
 {
 	return (uintptr_t)p - hp_range_base < hp_range_size;
 }
@@ -53,5 +66,7 @@ void hpje_dallocx(void *p, int flags);
 void hpje_sdallocx(void *p, size_t size, int flags);
 size_t hpje_malloc_usable_size(const void *p);
 int hpje_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+
+#pragma GCC visibility pop
 
 #endif

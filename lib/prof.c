@@ -162,6 +162,10 @@ void hp_prof_free(void *p)
 	int saved = errno;
 	hp_live l;
 
+	if (!hp_is_sampled(p)) {
+		hpje_free(p);	/* same 1 TiB block as a small sampled range, but not in it */
+		return;
+	}
 	hp_tls.guard++;
 	if (hp_livemap_remove((uintptr_t)p, &l))
 		hp_stacktab_sub(l.stack, l.size, l.weight);

@@ -25,7 +25,7 @@ const hp_config *hp_prof_config(void);
  * plain allocator (unrecorded) when recording is impossible. */
 void *hp_prof_alloc(size_t size, size_t align, int zero);
 
-/* Free of a pointer in the sampled range. */
+/* Free of a pointer for which hp_maybe_sampled said yes. */
 void hp_prof_free(void *p);
 
 /* Monotonic nanoseconds since the profiler started. */

@@ -63,7 +63,7 @@ int hp_sampler_tick(hp_tls_t *t, size_t size, size_t rate, int on)
 		return 0;
 	}
 	if (rate == 1) {
-		t->bytes_left = -1;	/* every allocation, even of size 0, takes the slow path */
+		t->bytes_left = 0;	/* every allocation, even of size 0, takes the slow path */
 		return 1;
 	}
 	if (!t->seeded) {
@@ -71,7 +71,7 @@ int hp_sampler_tick(hp_tls_t *t, size_t size, size_t rate, int on)
 		 * first allocation of every thread would be sampled. */
 		hp_sampler_seed(t);
 		t->bytes_left = hp_sampler_draw(t, rate) - (int64_t)size;
-		if (t->bytes_left >= 0)
+		if (t->bytes_left > 0)
 			return 0;
 	}
 	/* The process is memoryless: the spacing after this allocation is a fresh draw. */

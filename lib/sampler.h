@@ -11,14 +11,14 @@
  * estimates several-fold (doc/DESIGN.md has the figures).
  *
  * The fast path lives in lib/alloc.c: subtract the size from bytes_left, call jemalloc
- * unless it went negative. */
+ * unless it reached zero. */
 #ifndef HP_SAMPLER_H
 #define HP_SAMPLER_H
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct hp_tls {
-	int64_t bytes_left;	/* bytes until this thread's next sample; < 0: slow path */
+	int64_t bytes_left;	/* bytes until this thread's next sample; <= 0: slow path */
 	uint32_t guard;		/* > 0 inside the profiler: this thread's allocations are not sampled */
 	uint32_t seeded;	/* phase has been drawn */
 	double phase;		/* position in the golden-ratio sequence, [0, 1) */
@@ -37,7 +37,7 @@ int64_t hp_sampler_draw(hp_tls_t *t, size_t rate);
 double hp_sampler_weight(size_t size, size_t rate);
 
 /* Slow-path decision. Called after the fast path subtracted `size` from t->bytes_left and
- * found it negative (or for the first allocation of a thread). Sets the next spacing and
+ * found it at or below zero (so also for the first allocation of a thread). Sets the next spacing and
  * returns 1 when this allocation is to be sampled. `rate` is the rate in force (0 off,
  * 1 every allocation); `on` is 0 while the profiler cannot record. */
 int hp_sampler_tick(hp_tls_t *t, size_t size, size_t rate, int on);

@@ -32,6 +32,26 @@ static int ready;
  * libunwind (its internal locks) when the process forks. */
 static pthread_rwlock_t unwind_lock = PTHREAD_RWLOCK_INITIALIZER;
 
+/* Return addresses already known to lie in a function with unwind info, so the (costly)
+ * lookup that guards against libunwind's guessing runs once per call site, not per frame.
+ * Shared by all threads; racing relaxed stores of whole words are harmless: a lost entry
+ * only costs one more lookup. */
+#define KNOWN_SLOTS 4096
+static uint64_t known[KNOWN_SLOTS];
+
+static int has_unwind_info(unw_cursor_t *cur, unw_word_t ip)
+{
+	uint64_t *slot = &known[((ip * 0x9e3779b97f4a7c15ull) >> 52) & (KNOWN_SLOTS - 1)];
+	unw_proc_info_t pi;
+
+	if (__atomic_load_n(slot, __ATOMIC_RELAXED) == ip)
+		return 1;
+	if (unw_get_proc_info(cur, &pi) != 0)
+		return 0;
+	__atomic_store_n(slot, ip, __ATOMIC_RELAXED);
+	return 1;
+}
+
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	uintptr_t me = (uintptr_t)arg;
@@ -107,7 +127,6 @@ int hp_unwind_capture(uint64_t *pcs, int max)
 {
 	unw_context_t uc;
 	unw_cursor_t cur;
-	unw_proc_info_t pi;
 	unw_word_t ip;
 	int n = 0;
 
@@ -116,9 +135,10 @@ int hp_unwind_capture(uint64_t *pcs, int max)
 	pthread_rwlock_rdlock(&unwind_lock);
 	if (unw_getcontext(&uc) != 0 || unw_init_local(&cur, &uc) != 0)
 		goto out;
+	ip = (unw_word_t)(uintptr_t)&hp_unwind_capture;
 	while (n < max) {
 		/* Stop at a frame without unwind info rather than let libunwind guess. */
-		if (unw_get_proc_info(&cur, &pi) != 0 || unw_step(&cur) <= 0)
+		if (!has_unwind_info(&cur, ip) || unw_step(&cur) <= 0)
 			break;
 		if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
 			break;
