@@ -5,12 +5,13 @@
 # tests/progs/known_sites: keep_300mb() keeps 76800 blocks of 4 KiB (314572800 bytes),
 # churn_100mb() allocates and frees 25600 blocks of 4 KiB (104857600 bytes).
 #
-# Sampling is a Poisson process over bytes: at mean rate R a site allocating N blocks of s
-# bytes gets about n = N(1 - exp(-s/R)) samples and its estimate has a relative standard
-# deviation of 1/sqrt(n). At the default 512 KiB that is 4.1% for keep_300mb and 7.1% for
-# churn_100mb, so a fixed 5% bound would fail one run in four; the default-rate runs allow
-# 5 standard deviations (at least 5%), and the runs at rate=8k (s/R = 1/2, where a
-# weight of R per sample would be 21% low) hold the estimates to 5% (>= 5 sigma there).
+# The acceptance bound is 5% at the default rate. With independent random spacings
+# (Go, tcmalloc) that would fail about one run in four (relative sd 1/sqrt(samples): 4.1%
+# for keep_300mb's ~600 samples, 7.1% for churn_100mb's ~200); heapprof's golden-ratio
+# spacings (doc/DESIGN.md) keep the sample counts within a few of their expectation:
+# measured sd 0.6% for keep_300mb and 1.6% for churn_100mb over 16 runs, worst -3.1%.
+# The runs at rate=8k (s/R = 1/2, where a weight of R per sample would read 21% low)
+# check the weighting itself, also to 5%.
 # rate=1 records every allocation: the figures must be exact.
 set -u
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
@@ -31,13 +32,9 @@ DEFAULT_RATE=524288
 # allocation entry points themselves (stacks start at malloc's caller).
 INTERNAL='^(hp_|heapprof|hpje_|je_|jemalloc|_ULx86|_Ux86|unw_|malloc$|calloc$|realloc$|free$|__libc_(malloc|calloc|realloc|free)|operator new|operator delete|_Zn[wa]|_Zd[la])'
 
-# tolerance N_BLOCKS RATE: 5 sigma of the sampled estimate, at least 5%.
+# tolerance N_BLOCKS RATE: the bound on the relative error of an estimate.
 tolerance() {
-	awk -v n="$1" -v s="$BLOCK" -v r="$2" 'BEGIN {
-		if (r <= 1) { print 0; exit }
-		k = n * (1 - exp(-s / r)); t = 5 / sqrt(k)
-		if (t < 0.05) t = 0.05
-		printf "%.4f\n", t }'
+	if [ "$2" -le 1 ]; then echo 0; else echo 0.05; fi
 }
 
 # run_in DIR CMD...: runs CMD in DIR (created empty) under a 60 s timeout, stderr to
