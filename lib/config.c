@@ -30,19 +30,34 @@ int hp_parse_size(const char *s, size_t len, size_t *out)
 	case 'g': case 'G': mult = 1ull << 30; len--; break;
 	case 't': case 'T': mult = 1ull << 40; len--; break;
 	}
-	if (len == 0 || len > 20)
-		return len ? -ERANGE : -EINVAL;
+	if (len == 0)
+		return -EINVAL;
 	for (; i < len; i++) {
+		uint64_t d = (uint64_t)(s[i] - '0');
+
 		if (s[i] < '0' || s[i] > '9')
 			return -EINVAL;
-		if (v > (UINT64_MAX - 9) / 10)
+		if (v > (UINT64_MAX - d) / 10)
 			return -ERANGE;
-		v = v * 10 + (uint64_t)(s[i] - '0');
+		v = v * 10 + d;
 	}
 	if (v > UINT64_MAX / mult || v * mult > SIZE_MAX)
 		return -ERANGE;
 	*out = (size_t)(v * mult);
 	return 0;
+}
+
+/* A user's value, shortened and with control characters replaced, for a one-line message. */
+static const char *shown(char *buf, size_t size, const char *s, size_t len)
+{
+	size_t n = len < size - 4 ? len : size - 4;
+
+	for (size_t i = 0; i < n; i++)
+		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	if (n < len)
+		memcpy(buf + n, "...", 3), n += 3;
+	buf[n] = '\0';
+	return buf;
 }
 
 static int parse_int(const char *s, size_t len, int lo, int hi, int *out)
@@ -108,10 +123,12 @@ static int set_rate(hp_config *c, const char *v, size_t len)
 {
 	size_t r;
 
+	char b[72];
+
 	if (hp_parse_size(v, len, &r) || r > HP_RATE_MAX) {
-		hp_log("HEAPPROF: rate=%.*s is not a size up to 1t (e.g. rate=512k; rate=0 turns "
-		       "sampling off, rate=1 records every allocation); using the default 512k",
-		       (int)(len > 64 ? 64 : len), v);
+		hp_log("HEAPPROF: rate=%s is not a size up to 1t (e.g. rate=512k; rate=0 turns "
+		       "sampling off, rate=1 records every allocation); keeping rate=%zu",
+		       shown(b, sizeof(b), v, len), c->rate);
 		return 1;
 	}
 	c->rate = r;
@@ -120,9 +137,12 @@ static int set_rate(hp_config *c, const char *v, size_t len)
 
 static int set_prefix(hp_config *c, const char *v, size_t len)
 {
+	char b[72];
+
 	if (len == 0 || len >= HP_PREFIX_MAX) {
 		hp_log("HEAPPROF: prefix must be a path of 1 to %d characters (e.g. "
-		       "prefix=/tmp/app); using the default \"heapprof\"", HP_PREFIX_MAX - 1);
+		       "prefix=/tmp/app); keeping prefix=%s", HP_PREFIX_MAX - 1,
+		       shown(b, sizeof(b), c->prefix, strlen(c->prefix)));
 		return 1;
 	}
 	memcpy(c->prefix, v, len);
@@ -132,6 +152,7 @@ static int set_prefix(hp_config *c, const char *v, size_t len)
 
 static int set_item(hp_config *c, const char *k, size_t klen, const char *v, size_t vlen)
 {
+	char b[72];
 	int x;
 
 	if (is(k, klen, "rate"))
@@ -143,8 +164,8 @@ static int set_item(hp_config *c, const char *k, size_t klen, const char *v, siz
 			c->signal = x;
 			return 0;
 		}
-		hp_log("HEAPPROF: signal=%.*s is not usable (use USR1, USR2, RTMIN+N, or none); "
-		       "keeping SIGUSR1", (int)(vlen > 64 ? 64 : vlen), v);
+		hp_log("HEAPPROF: signal=%s is not usable (use USR1, USR2, RTMIN+N, or none); "
+		       "keeping signal=%d", shown(b, sizeof(b), v, vlen), c->signal);
 		return 1;
 	}
 	if (is(k, klen, "at_exit")) {
@@ -152,8 +173,8 @@ static int set_item(hp_config *c, const char *k, size_t klen, const char *v, siz
 			c->at_exit = x;
 			return 0;
 		}
-		hp_log("HEAPPROF: at_exit=%.*s is not 0 or 1; keeping at_exit=%d",
-		       (int)(vlen > 64 ? 64 : vlen), v, c->at_exit);
+		hp_log("HEAPPROF: at_exit=%s is not 0 or 1; keeping at_exit=%d",
+		       shown(b, sizeof(b), v, vlen), c->at_exit);
 		return 1;
 	}
 	if (is(k, klen, "depth")) {
@@ -161,18 +182,20 @@ static int set_item(hp_config *c, const char *k, size_t klen, const char *v, siz
 			c->depth = x;
 			return 0;
 		}
-		hp_log("HEAPPROF: depth=%.*s is not a number from 1 to %d; using the default 64",
-		       (int)(vlen > 64 ? 64 : vlen), v, HP_DEPTH_MAX);
+		hp_log("HEAPPROF: depth=%s is not a number from 1 to %d; keeping depth=%d",
+		       shown(b, sizeof(b), v, vlen), HP_DEPTH_MAX, c->depth);
 		return 1;
 	}
-	hp_log("HEAPPROF: unknown setting \"%.*s\" ignored (known: rate, prefix, signal, "
-	       "at_exit, depth)", (int)(klen > 64 ? 64 : klen), k);
+	hp_log("HEAPPROF: unknown setting \"%s\" ignored (known: rate, prefix, signal, "
+	       "at_exit, depth)", shown(b, sizeof(b), k, klen));
 	return 1;
 }
 
 int hp_config_parse(hp_config *c, const char *s)
 {
-	int warnings = 0;
+	size_t rate_before = c->rate;
+	int warnings = 0, after_rate = 0;
+	char b[72];
 
 	if (*s == '\0') {
 		hp_log("HEAPPROF is set but empty; using the defaults (e.g. HEAPPROF=rate=512k,"
@@ -181,20 +204,30 @@ int hp_config_parse(hp_config *c, const char *s)
 	}
 	while (*s) {
 		const char *end = strchr(s, ',');
-		const char *eq;
 		size_t len = end ? (size_t)(end - s) : strlen(s);
+		const char *eq = memchr(s, '=', len);
+		int is_rate = eq && is(s, (size_t)(eq - s), "rate");
 
-		eq = memchr(s, '=', len);
 		if (len == 0) {
 			/* an empty item (",," or a trailing comma) is harmless */
+		} else if (!eq && after_rate) {
+			/* "rate=1,024": a thousands separator split the rate; never keep rate=1 */
+			hp_log("HEAPPROF: rate=...,%s: sizes take no thousands separator (e.g. "
+			       "rate=1024 or rate=1k); keeping rate=%zu", shown(b, sizeof(b), s, len),
+			       rate_before);
+			c->rate = rate_before;
+			warnings++;
 		} else if (!eq) {
-			hp_log("HEAPPROF: \"%.*s\" is not key=value (e.g. rate=512k); ignored",
-			       (int)(len > 64 ? 64 : len), s);
+			hp_log("HEAPPROF: \"%s\" is not key=value (e.g. rate=512k); ignored",
+			       shown(b, sizeof(b), s, len));
 			warnings++;
 		} else {
+			if (is_rate)
+				rate_before = c->rate;
 			warnings += set_item(c, s, (size_t)(eq - s), eq + 1,
 					     len - (size_t)(eq - s) - 1);
 		}
+		after_rate = is_rate || (after_rate && !eq && len);
 		s += len;
 		if (*s == ',')
 			s++;

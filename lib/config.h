@@ -1,5 +1,6 @@
 /* lib/config: the HEAPPROF settings, parsed strictly. A bad item gives one warning line
- * naming the problem and the fix, and that setting keeps its default; nothing else is lost.
+ * naming the problem and the fix, and that setting keeps the value it had (its default
+ * unless an earlier item set it); nothing else is lost.
  * No malloc, no stdio: parsing runs inside the first malloc of the process. */
 #ifndef HP_CONFIG_H
 #define HP_CONFIG_H

@@ -1,124 +1,366 @@
 /* lib/unwind: see unwind.h.
  *
- * Two hazards of libunwind 1.6.2 are designed around here (doc/DESIGN.md):
- * - Lock order: with its default global cache, libunwind holds the cache lock while it calls
+ * libunwind's local unwinder, as Debian builds 1.6.2, has two hazards (doc/DESIGN.md):
+ * - it keeps one global cache of register states whose lock it holds while it calls
  *   dl_iterate_phdr (the loader lock); a thread that allocates inside a dl_iterate_phdr
- *   callback takes them in the other order. Per-thread caches (UNW_CACHE_PER_THREAD) take
- *   no global lock, and the loader lock is recursive for the thread that holds it.
- * - Address validation: when a frame has no unwind info, unw_step falls back to guessing
- *   frames and "validates" addresses by writing them to a pipe it opened at init; if the
- *   program has closed that pipe and reused the descriptor numbers, its own files are read
- *   and written. We stop at the first frame without unwind info instead (unw_get_proc_info
- *   fails there), so validation never runs, and we close the pipe libunwind opened when the
- *   process is still single-threaded at init, so no descriptor is kept open. */
-#define UNW_LOCAL_ONLY
-#include <dirent.h>
+ *   callback takes the two in the other order: deadlock. (Per-thread caches are not
+ *   compiled into Debian's build: asking for them gives the global one.)
+ * - it validates every memory read of a step (conservative checks) by writing the address
+ *   to a pipe opened at init; a program that closed and reused those descriptor numbers
+ *   would have its own files read and written.
+ * So we do not use libunwind's local address space. We create our own with libunwind's
+ * generic (remote-capable) API: its DWARF parser and stepper, but our accessors:
+ * - registers come from the context captured in hp_unwind_capture;
+ * - memory is read directly where it is known to be readable (a loaded object's segments,
+ *   pages already checked by this thread) and otherwise checked with process_vm_readv on
+ *   ourselves, which needs no descriptor and fails cleanly on an unmapped address;
+ * - unwind tables are found in our own list of loaded objects (their .eh_frame_hdr binary
+ *   search tables), refreshed with dl_iterate_phdr only when an address is in no known
+ *   object; then libunwind's exported table search does the rest.
+ * Caching is off (UNW_CACHE_NONE): no libunwind lock is held across anything. */
 #include <errno.h>
-#include <fcntl.h>
 #include <link.h>
-#include <stdlib.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/uio.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <libunwind.h>
 
+#include "arena.h"
 #include "unwind.h"
 
-/* Our own text: frames here are skipped. Written once at init. */
-static uintptr_t self_lo, self_hi;
-static int ready;
-/* Readers: unwinding threads. Writer: fork's prepare handler, so that no thread is inside
- * libunwind (its internal locks) when the process forks. */
+/* The generic library's table search (exported, used by libunwind-ptrace). */
+extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip,
+					      unw_dyn_info_t *di, unw_proc_info_t *pi,
+					      int need_unwind_info, void *arg);
+
+#define MAX_OBJECTS 512
+#define MAX_SEGS 6
+
+typedef struct object {
+	uintptr_t text_lo, text_hi;			/* executable segment */
+	uintptr_t seg_lo[MAX_SEGS], seg_hi[MAX_SEGS];	/* readable segments */
+	int nsegs;
+	int has_table;
+	unw_dyn_info_t di;				/* its .eh_frame_hdr search table */
+} object;
+
+/* The loaded objects as of generation (adds, subs) of the loader's list. Readers (unwinding
+ * threads) hold unwind_lock for reading; a refresh copies a new list in under the write
+ * lock. fork's prepare handler also takes it for writing, so that no thread is inside
+ * libunwind (its mempool lock) when the process forks. */
 static pthread_rwlock_t unwind_lock = PTHREAD_RWLOCK_INITIALIZER;
+static object objects[MAX_OBJECTS];		/* guarded by unwind_lock */
+static int nobjects;				/* guarded by unwind_lock */
+static unsigned long long gen_adds, gen_subs;	/* guarded by unwind_lock */
 
-/* Return addresses already known to lie in a function with unwind info, so the (costly)
- * lookup that guards against libunwind's guessing runs once per call site, not per frame.
- * Shared by all threads; racing relaxed stores of whole words are harmless: a lost entry
- * only costs one more lookup. */
-#define KNOWN_SLOTS 4096
-static uint64_t known[KNOWN_SLOTS];
+/* A refresh collects into scratch with only refresh_lock held (never waited for: trylock),
+ * calling dl_iterate_phdr with no other profiler lock held. */
+static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;
+static object scratch[MAX_OBJECTS];		/* guarded by refresh_lock */
+static int nscratch;				/* guarded by refresh_lock */
 
-static int has_unwind_info(unw_cursor_t *cur, unw_word_t ip)
+static unw_addr_space_t as;
+static uintptr_t self_lo, self_hi;	/* our own text: frames here are skipped */
+static int ready;
+static int vm_read_works = 1;
+
+/* Pages this thread has found readable (stack pages, mostly), and the last readable
+ * segment a read fell in: libunwind reads unwind tables a word at a time, mostly from the
+ * same segment. */
+#define GOOD_PAGES 16
+static __thread uintptr_t good_pages[GOOD_PAGES];
+static __thread unsigned good_next;
+static __thread uintptr_t last_lo, last_hi;
+
+/* The binary search table of an .eh_frame_hdr, in the one layout libunwind's search reads:
+ * version 1, a 4-byte fde_count, a table of (datarel sdata4, datarel sdata4) pairs. */
+static const uint8_t *hdr_table(const uint8_t *hdr, size_t *count)
 {
-	uint64_t *slot = &known[((ip * 0x9e3779b97f4a7c15ull) >> 52) & (KNOWN_SLOTS - 1)];
-	unw_proc_info_t pi;
+	uint32_t n;
 
-	if (__atomic_load_n(slot, __ATOMIC_RELAXED) == ip)
-		return 1;
-	if (unw_get_proc_info(cur, &pi) != 0)
-		return 0;
-	__atomic_store_n(slot, ip, __ATOMIC_RELAXED);
-	return 1;
+	if (hdr[0] != 1 || (hdr[1] & 0x0f) != 0x0b || (hdr[2] & 0x0f) != 0x03 || hdr[3] != 0x3b)
+		return NULL;
+	memcpy(&n, hdr + 8, sizeof(n));
+	*count = n;
+	return hdr + 12;
 }
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+static void describe(struct dl_phdr_info *info, object *o)
 {
-	uintptr_t me = (uintptr_t)arg;
+	const uint8_t *hdr = NULL, *table;
+	size_t count;
 
+	memset(o, 0, sizeof(*o));
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
 
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < hi) {
-			self_lo = lo;
-			self_hi = hi;
-			return 1;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_R) && o->nsegs < MAX_SEGS) {
+			o->seg_lo[o->nsegs] = lo;
+			o->seg_hi[o->nsegs++] = hi;
 		}
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			o->text_lo = lo;
+			o->text_hi = hi;
+		}
+		if (ph->p_type == PT_GNU_EH_FRAME)
+			hdr = (const uint8_t *)lo;
+	}
+	if (!hdr || !(table = hdr_table(hdr, &count)) || !count)
+		return;
+	o->di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	o->di.start_ip = o->text_lo;
+	o->di.end_ip = o->text_hi;
+	o->di.u.rti.segbase = (uintptr_t)hdr;
+	o->di.u.rti.table_data = (uintptr_t)table;
+	o->di.u.rti.table_len = count * 8 / sizeof(unw_word_t);
+	o->has_table = 1;
+}
+
+static int collect(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	if (nscratch < MAX_OBJECTS) {
+		describe(info, &scratch[nscratch]);
+		if (scratch[nscratch].text_hi)
+			nscratch++;
 	}
 	return 0;
 }
 
-static int count_threads(void)
-{
-	char buf[1024];
-	ssize_t n;
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field = 1, threads = -1;
+/* The frame rules (libunwind's register state) of return addresses seen before, so that a
+ * step is an apply of a cached state rather than a table search, an FDE parse and a CFI
+ * run. Slots are published once with a release store and read with acquire loads; entries
+ * live as long as the process (bounded by its call sites); a dlclose empties the table. */
+typedef struct rule {
+	uintptr_t key;		/* return address - 1 */
+	size_t size;
+	unsigned char state[];	/* libunwind's dwarf_reg_state for the row holding key */
+} rule;
 
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* Fields after the command name (which may hold spaces) start after the last ')'. */
-	for (char *p = strrchr(buf, ')'); p && *p; p++)
-		if (*p == ' ' && ++field == 20) {
-			threads = (int)strtol(p + 1, NULL, 10);
-			break;
-		}
-	return threads;
+#define RULE_SLOTS 16384
+static rule *rules[RULE_SLOTS];
+
+static rule **rule_slot(uintptr_t key)
+{
+	return &rules[((key * 0x9e3779b97f4a7c15ull) >> 40) & (RULE_SLOTS - 1)];
 }
 
-#define FD_SCAN 1024
-
-static void open_fds(unsigned char *set)
+static void forget_rules(void)
 {
-	for (int fd = 0; fd < FD_SCAN; fd++)
-		set[fd] = fcntl(fd, F_GETFD) != -1;
+	for (int i = 0; i < RULE_SLOTS; i++)
+		__atomic_store_n(&rules[i], NULL, __ATOMIC_RELEASE);	/* old ones leak: rare */
 }
+
+typedef struct rule_search {
+	uintptr_t key;
+	rule *found;
+} rule_search;
+
+static int keep_row(void *token, void *data, size_t size, unw_word_t lo, unw_word_t hi)
+{
+	rule_search *rs = token;
+	rule *r;
+
+	if (rs->found || rs->key < lo || rs->key >= hi)
+		return 0;
+	if ((r = hp_ialloc(sizeof(*r) + size)) == NULL)
+		return 0;
+	r->key = rs->key;
+	r->size = size;
+	memcpy(r->state, data, size);
+	rs->found = r;
+	return 0;
+}
+
+/* One step of cur, whose ip is ip: with a cached rule if there is one, else by finding
+ * the rule (and caching it). Returns > 0 when there is a caller frame. */
+static int step(unw_cursor_t *cur, uintptr_t ip)
+{
+	uintptr_t key = ip - 1;
+	rule **slot = rule_slot(key), *r = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	rule_search rs = { key, NULL };
+
+	if (!r || r->key != key) {
+		if (unw_reg_states_iterate(cur, keep_row, &rs) < 0 || !rs.found)
+			return unw_step(cur);	/* signal frames, odd tables: the full step */
+		r = rs.found;
+		__atomic_store_n(slot, r, __ATOMIC_RELEASE);
+	}
+	return unw_apply_reg_state(cur, r->state);
+}
+
+typedef struct generation {
+	unsigned long long adds, subs;
+} generation;
+
+static int read_generation(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	generation *g = arg;
+
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+		g->adds = info->dlpi_adds;
+		g->subs = info->dlpi_subs;
+	}
+	return 1;	/* the first object is enough */
+}
+
+/* Brings the object list up to date with the loader's, if it changed (dlopen, dlclose).
+ * Costs one dl_iterate_phdr call that stops at the first object when nothing changed. */
+static void refresh_objects(void)
+{
+	generation g = { 0, 0 };
+	int same;
+
+	dl_iterate_phdr(read_generation, &g);
+	pthread_rwlock_rdlock(&unwind_lock);
+	same = nobjects && g.adds == gen_adds && g.subs == gen_subs;
+	pthread_rwlock_unlock(&unwind_lock);
+	if (same || pthread_mutex_trylock(&refresh_lock) != 0)
+		return;
+	nscratch = 0;
+	dl_iterate_phdr(collect, NULL);
+	pthread_rwlock_wrlock(&unwind_lock);
+	if (g.subs != gen_subs)
+		forget_rules();	/* an object went away: its addresses may be reused */
+	memcpy(objects, scratch, (size_t)nscratch * sizeof(*objects));
+	nobjects = nscratch;
+	gen_adds = g.adds;
+	gen_subs = g.subs;
+	pthread_rwlock_unlock(&unwind_lock);
+	pthread_mutex_unlock(&refresh_lock);
+}
+
+/* Under unwind_lock (read). */
+static const object *object_of(uintptr_t ip)
+{
+	for (int i = 0; i < nobjects; i++)
+		if (ip >= objects[i].text_lo && ip < objects[i].text_hi)
+			return &objects[i];
+	return NULL;
+}
+
+/* Under unwind_lock (read). */
+static int in_object_segment(uintptr_t a, size_t len)
+{
+	for (int i = 0; i < nobjects; i++)
+		for (int s = 0; s < objects[i].nsegs; s++)
+			if (a >= objects[i].seg_lo[s] && a + len <= objects[i].seg_hi[s]) {
+				last_lo = objects[i].seg_lo[s];
+				last_hi = objects[i].seg_hi[s];
+				return 1;
+			}
+	return 0;
+}
+
+static int page_readable(uintptr_t page)
+{
+	uint64_t v;
+	struct iovec local = { &v, sizeof(v) }, remote = { (void *)page, sizeof(v) };
+
+	for (unsigned i = 0; i < GOOD_PAGES; i++)
+		if (good_pages[i] == page)
+			return 1;
+	if (!vm_read_works)
+		return 1;
+	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof(v)) {
+		if (errno == ENOSYS || errno == EPERM)
+			vm_read_works = 0;	/* filtered: trust the unwind tables */
+		return !vm_read_works;
+	}
+	good_pages[good_next++ % GOOD_PAGES] = page;
+	return 1;
+}
+
+static int readable(uintptr_t a, size_t len)
+{
+	uintptr_t first = a & ~(uintptr_t)4095, last = (a + len - 1) & ~(uintptr_t)4095;
+
+	if (a == 0 || a + len < a)
+		return 0;
+	if ((a >= last_lo && a + len <= last_hi) || in_object_segment(a, len))
+		return 1;
+	return page_readable(first) && (last == first || page_readable(last));
+}
+
+static int access_mem(unw_addr_space_t a, unw_word_t addr, unw_word_t *val, int write,
+		      void *arg)
+{
+	if (write || !readable(addr, sizeof(*val)))
+		return -UNW_EINVAL;
+	memcpy(val, (const void *)(uintptr_t)addr, sizeof(*val));
+	return 0;
+}
+
+static int access_reg(unw_addr_space_t a, unw_regnum_t reg, unw_word_t *val, int write,
+		      void *arg)
+{
+	static const int map[17] = {
+		REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI, REG_RBP, REG_RSP,
+		REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15, REG_RIP
+	};
+	const ucontext_t *uc = arg;
+
+	if (write || reg < 0 || reg > 16)
+		return -UNW_EBADREG;
+	*val = (unw_word_t)uc->uc_mcontext.gregs[map[reg]];
+	return 0;
+}
+
+static int access_fpreg(unw_addr_space_t a, unw_regnum_t reg, unw_fpreg_t *val, int write,
+			void *arg)
+{
+	return -UNW_EBADREG;
+}
+
+/* Under unwind_lock (read), held by hp_unwind_capture for the whole walk. */
+static int find_proc_info(unw_addr_space_t a, unw_word_t ip, unw_proc_info_t *pi,
+			  int need_unwind_info, void *arg)
+{
+	const object *o = object_of(ip);
+	unw_dyn_info_t di;
+
+	if (!o || !o->has_table)
+		return -UNW_ENOINFO;	/* JIT code, or an object without .eh_frame_hdr */
+	di = o->di;
+	return _Ux86_64_dwarf_search_unwind_table(a, ip, &di, pi, need_unwind_info, arg);
+}
+
+static void put_unwind_info(unw_addr_space_t a, unw_proc_info_t *pi, void *arg)
+{
+}
+
+static int get_dyn_info_list_addr(unw_addr_space_t a, unw_word_t *addr, void *arg)
+{
+	return -UNW_ENOINFO;	/* no dynamically registered unwind info */
+}
+
+static unw_accessors_t accessors = {
+	.find_proc_info = find_proc_info,
+	.put_unwind_info = put_unwind_info,
+	.get_dyn_info_list_addr = get_dyn_info_list_addr,
+	.access_mem = access_mem,
+	.access_reg = access_reg,
+	.access_fpreg = access_fpreg,
+};
 
 int hp_unwind_init(void)
 {
-	unsigned char before[FD_SCAN], after[FD_SCAN];
-	int single = count_threads() == 1;
+	const object *me;
 
-	dl_iterate_phdr(find_self, (void *)(uintptr_t)&hp_unwind_init);
-	if (single)
-		open_fds(before);
-	/* Initialises libunwind (and opens its validation pipe) now, not in the first unwind. */
-	if (unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD) != 0)
-		return -ENOTSUP;
-	if (single) {
-		open_fds(after);
-		for (int fd = 3; fd < FD_SCAN; fd++) {
-			struct stat st;
-
-			if (after[fd] && !before[fd] && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
-				close(fd);
-		}
+	refresh_objects();
+	pthread_rwlock_rdlock(&unwind_lock);
+	me = object_of((uintptr_t)&hp_unwind_init);
+	if (me) {
+		self_lo = me->text_lo;
+		self_hi = me->text_hi;
 	}
+	pthread_rwlock_unlock(&unwind_lock);
+	as = unw_create_addr_space(&accessors, 0);
+	if (!as || unw_set_caching_policy(as, UNW_CACHE_NONE) != 0)
+		return -ENOTSUP;
 	ready = 1;
 	return 0;
 }
@@ -132,14 +374,13 @@ int hp_unwind_capture(uint64_t *pcs, int max)
 
 	if (!ready || max <= 0)
 		return 0;
+	refresh_objects();
 	pthread_rwlock_rdlock(&unwind_lock);
-	if (unw_getcontext(&uc) != 0 || unw_init_local(&cur, &uc) != 0)
+	last_lo = last_hi = 0;	/* the list may have changed since this thread's last walk */
+	if (unw_getcontext(&uc) != 0 || unw_init_remote(&cur, as, &uc) != 0)
 		goto out;
-	ip = (unw_word_t)(uintptr_t)&hp_unwind_capture;
-	while (n < max) {
-		/* Stop at a frame without unwind info rather than let libunwind guess. */
-		if (!has_unwind_info(&cur, ip) || unw_step(&cur) <= 0)
-			break;
+	ip = (unw_word_t)uc.uc_mcontext.gregs[REG_RIP];
+	while (n < max && step(&cur, ip) > 0) {
 		if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
 			break;
 		if (ip >= self_lo && ip < self_hi && n == 0)
@@ -163,6 +404,7 @@ void hp_unwind_fork_parent(void)
 
 void hp_unwind_fork_child(void)
 {
-	/* The child's thread has a new id: the lock is made anew rather than unlocked. */
+	/* The child's thread has a new id: the locks are made anew rather than unlocked. */
 	pthread_rwlock_init(&unwind_lock, NULL);
+	pthread_mutex_init(&refresh_lock, NULL);
 }

@@ -32,7 +32,7 @@ main() {
 		not_ok "valgrind is installed"
 		diag "valgrind not found: install valgrind"
 		echo "1..$ntests"
-		return 1
+		return 0
 	fi
 	out=$("$top_srcdir/bench/callgrind.sh" --check "$MAX_EXTRA" 2>&1)
 	rc=$?
@@ -52,7 +52,7 @@ main() {
 		;;
 	esac
 	echo "1..$ntests"
-	[ "$nfail" = 0 ]
+	# Exit 0: the TAP lines carry the verdicts (non-zero would be reported as an ERROR).
 }
 
 main

@@ -1,0 +1,83 @@
+/* tools/cli.c: shared command-line plumbing. getopt's own messages are turned off
+ * (opterr = 0 in each command) so that every error has the one documented format. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+void cli_error(const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "heapprof: %s: ", what);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "heapprof: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'heapprof %s --help')\n", cmd);
+	return CLI_USAGE;
+}
+
+int cli_bad_option(const char *cmd, int c, char **argv)
+{
+	/* After an error optind is past the offending word; optopt names a short option. */
+	const char *word = optind > 0 ? argv[optind - 1] : "?";
+
+	if (c == ':')
+		return cli_usage(cmd, "option %s needs a value", word);
+	if (optopt && optopt != '?')
+		return cli_usage(cmd, "unknown option -%c", optopt);
+	return cli_usage(cmd, "unknown option %s", word);
+}
+
+const char *cli_one_file(const char *cmd, int argc, char **argv)
+{
+	if (optind >= argc) {
+		cli_usage(cmd, "no profile given");
+		return NULL;
+	}
+	if (optind + 1 < argc) {
+		cli_usage(cmd, "one profile only, got also '%s'", argv[optind + 1]);
+		return NULL;
+	}
+	return argv[optind];
+}
+
+pf_profile *cli_load(const char *path)
+{
+	char err[512];
+	pf_profile *p = pf_load(path, err, sizeof(err));
+
+	if (!p)
+		cli_error(path, "%s", err);
+	return p;
+}
+
+int cli_sample(const char *cmd, const pf_profile *p, const char *path, const char *name)
+{
+	int i = pf_sample_index(p, name);
+	char have[512] = "";
+	size_t len = 0;
+
+	if (i >= 0)
+		return i;
+	for (size_t t = 0; t < p->ntypes && len < sizeof(have); t++)
+		len += (size_t)snprintf(have + len, sizeof(have) - len, "%s%s", t ? ", " : "",
+					p->sample_types[t].type);
+	if (name)
+		return -cli_usage(cmd, "no sample type '%s' in %s (it has: %s)", name, path, have);
+	cli_error(path, "default sample type '%s' is not one of its sample types",
+		  p->default_sample_type);
+	return -CLI_BAD_FILE;
+}

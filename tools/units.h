@@ -1,0 +1,17 @@
+/* tools/units: how the commands print sample values: bytes in binary units with one
+ * decimal (B, KiB, MiB, GiB), everything else as a plain integer. */
+#ifndef HPT_UNITS_H
+#define HPT_UNITS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whether a pprof sample unit ("bytes", "count", ...) is a size. */
+int un_is_bytes(const char *unit);
+
+/* Formats v in unit into buf: "40.0MiB", "512B", "1234". raw: plain integer always. */
+void un_format(char *buf, size_t n, int64_t v, const char *unit, int raw);
+
+/* 100 * part / total, 0 when total is 0. */
+double un_pct(int64_t part, int64_t total);
+
+#endif
