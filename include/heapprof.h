@@ -41,13 +41,15 @@ const char *heapprof_version(void);
 int heapprof_dump(const char *path);
 
 /* Mean bytes between samples. 0 turns sampling off, 1 records every allocation.
- * Threads pick up a new rate at their next sample (at the latest after 1 GiB when
- * sampling was off). Returns 0 or -EINVAL / -ENOSYS. */
+ * The calling thread uses the new rate from its next allocation on; other threads from
+ * their next sample (at the latest after 1 GiB when sampling was off).
+ * Returns 0 or -EINVAL (above 1 TiB) / -ENOSYS. */
 int heapprof_set_rate(size_t bytes);
 size_t heapprof_get_rate(void);
 
 /* Starts or stops recording new samples (frees of blocks already sampled are always
- * recorded, so in-use figures stay right). Returns 0 or -ENOSYS. */
+ * recorded, so in-use figures stay right). Like a rate change, it takes effect in the
+ * calling thread at once and in others at their next sample. Returns 0 or -ENOSYS. */
 int heapprof_activate(void);
 int heapprof_deactivate(void);
 int heapprof_is_active(void);

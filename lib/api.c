@@ -38,6 +38,7 @@ HP_EXPORT int heapprof_set_rate(size_t bytes)
 	if (bytes > HP_RATE_MAX)
 		return -EINVAL;
 	__atomic_store_n(&hp_rate, bytes, __ATOMIC_RELAXED);
+	hp_tls.bytes_left = 0;	/* the calling thread takes the new rate at once */
 	return 0;
 }
 
@@ -51,6 +52,7 @@ static int set_active(int on)
 	if (!hp_prof_init())
 		return -ENOSYS;
 	__atomic_store_n(&hp_active, on, __ATOMIC_RELAXED);
+	hp_tls.bytes_left = 0;	/* the calling thread sees the change at once */
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "prof.h"
 #include "stacktab.h"
 #include "symtab.h"
+#include "unwind.h"
 
 #define HP_PATH_MAX (HP_PREFIX_MAX + PATH_MAX + 64)
 
@@ -89,7 +90,9 @@ static int encode(const char *trigger, uint8_t **buf, size_t *len)
 	if (err)
 		return err;
 	samples = calloc(n ? n : 1, sizeof(*samples));
+	hp_unwind_loader_enter();
 	st = hp_symtab_new();
+	hp_unwind_loader_exit();
 	if (!samples || !st) {
 		err = -ENOMEM;
 		goto out;

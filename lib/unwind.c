@@ -208,20 +208,22 @@ static int read_generation(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 /* Brings the object list up to date with the loader's, if it changed (dlopen, dlclose).
- * Costs one dl_iterate_phdr call that stops at the first object when nothing changed. */
+ * Costs one dl_iterate_phdr call that stops at the first object when nothing changed.
+ * Called and returning with unwind_lock held for reading: every dl_iterate_phdr call of
+ * ours runs under it, so fork's prepare handler (which takes it for writing) never forks
+ * while one of our threads holds the loader's lock for dl_iterate_phdr, which glibc does
+ * not reset in the child. A rebuild that would wait for another one is skipped. */
 static void refresh_objects(void)
 {
 	generation g = { 0, 0 };
-	int same;
 
 	dl_iterate_phdr(read_generation, &g);
-	pthread_rwlock_rdlock(&unwind_lock);
-	same = nobjects && g.adds == gen_adds && g.subs == gen_subs;
-	pthread_rwlock_unlock(&unwind_lock);
-	if (same || pthread_mutex_trylock(&refresh_lock) != 0)
+	if ((nobjects && g.adds == gen_adds && g.subs == gen_subs) ||
+	    pthread_mutex_trylock(&refresh_lock) != 0)
 		return;
 	nscratch = 0;
 	dl_iterate_phdr(collect, NULL);
+	pthread_rwlock_unlock(&unwind_lock);
 	pthread_rwlock_wrlock(&unwind_lock);
 	if (g.subs != gen_subs)
 		forget_rules();	/* an object went away: its addresses may be reused */
@@ -231,6 +233,7 @@ static void refresh_objects(void)
 	gen_subs = g.subs;
 	pthread_rwlock_unlock(&unwind_lock);
 	pthread_mutex_unlock(&refresh_lock);
+	pthread_rwlock_rdlock(&unwind_lock);
 }
 
 /* Under unwind_lock (read). */
@@ -350,8 +353,8 @@ int hp_unwind_init(void)
 {
 	const object *me;
 
-	refresh_objects();
 	pthread_rwlock_rdlock(&unwind_lock);
+	refresh_objects();
 	me = object_of((uintptr_t)&hp_unwind_init);
 	if (me) {
 		self_lo = me->text_lo;
@@ -374,8 +377,8 @@ int hp_unwind_capture(uint64_t *pcs, int max)
 
 	if (!ready || max <= 0)
 		return 0;
-	refresh_objects();
 	pthread_rwlock_rdlock(&unwind_lock);
+	refresh_objects();
 	last_lo = last_hi = 0;	/* the list may have changed since this thread's last walk */
 	if (unw_getcontext(&uc) != 0 || unw_init_remote(&cur, as, &uc) != 0)
 		goto out;
@@ -390,6 +393,16 @@ int hp_unwind_capture(uint64_t *pcs, int max)
 out:
 	pthread_rwlock_unlock(&unwind_lock);
 	return n;
+}
+
+void hp_unwind_loader_enter(void)
+{
+	pthread_rwlock_rdlock(&unwind_lock);
+}
+
+void hp_unwind_loader_exit(void)
+{
+	pthread_rwlock_unlock(&unwind_lock);
 }
 
 void hp_unwind_fork_prepare(void)
