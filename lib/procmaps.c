@@ -18,7 +18,6 @@
 #include <unistd.h>
 #include "procmaps.h"
 
-#define HP_BUILD_ID_MAX 64
 #define HP_ID_HEX_SIZE (2 * HP_BUILD_ID_MAX + 1)
 #define HP_NOTE_MAX (64 * 1024)	/* larger note blocks are corrupt, not read */
 #define HP_MAPS_CHUNK (64 * 1024)
@@ -50,8 +49,7 @@ static size_t hp_align_up(size_t v, size_t align)
 	return (v + align - 1) & ~(align - 1);
 }
 
-/* Finds the NT_GNU_BUILD_ID note owned by "GNU" in a block of notes; its length or 0. */
-static size_t hp_notes_build_id(const unsigned char *p, size_t len, uint64_t align,
+size_t hp_notes_build_id(const unsigned char *p, size_t len, uint64_t align,
 				unsigned char *id)
 {
 	size_t off = 0, name, namesz, descsz;

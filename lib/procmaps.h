@@ -4,6 +4,7 @@
 #ifndef HP_PROCMAPS_H
 #define HP_PROCMAPS_H
 #include <stddef.h>
+#include <stdint.h>
 #include "pprof.h"
 
 /* Fills *out with a malloc'd array of *n mappings (start, limit, file offset, absolute
@@ -17,5 +18,13 @@ void hp_procmaps_free(hp_pprof_mapping *v, size_t n);
  * buf (size >= 2*20+1 is enough for SHA-1 ids; up to 2*64+1 supported). 0 or -errno;
  * -ENOENT when the file has no build id. */
 int hp_build_id_of_file(const char *path, char *buf, size_t bufsize);
+
+/* Longest GNU build id we keep, in bytes. */
+#define HP_BUILD_ID_MAX 64
+
+/* Finds the NT_GNU_BUILD_ID note owned by "GNU" in a block of ELF notes (p, len) whose
+ * entries are aligned to align (4, or 8 for 8-aligned blocks); copies the id into id
+ * (HP_BUILD_ID_MAX bytes) and returns its length, or 0. Shared with lib/symtab. */
+size_t hp_notes_build_id(const unsigned char *p, size_t len, uint64_t align, unsigned char *id);
 
 #endif

@@ -23,9 +23,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "procmaps.h"
 #include "symtab.h"
 
-#define HP_BUILD_ID_MAX 64
 /* Symbols may nest (asm entry points inside a bigger function): when the closest symbol
  * below an address does not contain it, this many earlier ones are tried. */
 #define HP_NEST_SCAN 8
@@ -123,43 +123,6 @@ static const unsigned char *hp_img_section(const hp_image *img, const Elf64_Shdr
 	if (sh->sh_offset > img->len || sh->sh_size > img->len - sh->sh_offset)
 		return NULL;
 	return img->p + sh->sh_offset;
-}
-
-static size_t hp_align_up(size_t v, size_t align)
-{
-	return (v + align - 1) & ~(align - 1);
-}
-
-/* Finds the NT_GNU_BUILD_ID note owned by "GNU" in a block of notes; its length or 0. */
-static size_t hp_notes_build_id(const unsigned char *p, size_t len, uint64_t align,
-				unsigned char *id)
-{
-	size_t off = 0, name, namesz, descsz;
-	Elf64_Nhdr nh;
-
-	align = align == 8 ? 8 : 4;	/* 8 only for 8-aligned note blocks (gnu.property) */
-	while (len - off >= sizeof nh) {
-		memcpy(&nh, p + off, sizeof nh);
-		off += sizeof nh;
-		name = off;
-		namesz = hp_align_up(nh.n_namesz, align);
-		descsz = hp_align_up(nh.n_descsz, align);
-		if (namesz > len - off)
-			break;
-		off += namesz;
-		if (nh.n_descsz > len - off)
-			break;
-		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-		    memcmp(p + name, "GNU", 4) == 0 && nh.n_descsz > 0 &&
-		    nh.n_descsz <= HP_BUILD_ID_MAX) {
-			memcpy(id, p + off, nh.n_descsz);
-			return nh.n_descsz;
-		}
-		if (descsz > len - off)
-			break;
-		off += descsz;
-	}
-	return 0;
 }
 
 static size_t hp_img_build_id_sections(const hp_image *img, const Elf64_Ehdr *eh,

@@ -81,3 +81,24 @@ int cli_sample(const char *cmd, const pf_profile *p, const char *path, const cha
 		  p->default_sample_type);
 	return -CLI_BAD_FILE;
 }
+
+pf_profile *cli_open(const char *cmd, int argc, char **argv, const char *sample, int *sidx,
+		     int *status)
+{
+	const char *path = cli_one_file(cmd, argc, argv);
+	pf_profile *p;
+
+	*status = CLI_USAGE;
+	if (!path)
+		return NULL;
+	*status = CLI_BAD_FILE;
+	if (!(p = cli_load(path)))
+		return NULL;
+	*sidx = cli_sample(cmd, p, path, sample);
+	if (*sidx < 0) {
+		*status = -*sidx;
+		pf_free(p);
+		return NULL;
+	}
+	return p;
+}

@@ -33,4 +33,10 @@ pf_profile *cli_load(const char *path);
  * file's own default is not one of its types. */
 int cli_sample(const char *cmd, const pf_profile *p, const char *path, const char *name);
 
+/* The three steps every reading command starts with: the one operand, the profile loaded,
+ * the sample type chosen. Returns the profile (free with pf_free) and sets *sidx, or NULL
+ * with the exit status in *status (the error already printed). */
+pf_profile *cli_open(const char *cmd, int argc, char **argv, const char *sample, int *sidx,
+		     int *status);
+
 #endif

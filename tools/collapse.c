@@ -94,23 +94,16 @@ static int parse(int argc, char **argv, const char **sample)
 
 int collapse_main(int argc, char **argv)
 {
-	const char *sample = NULL, *path;
+	const char *sample = NULL;
 	pf_profile *p;
 	st_set set;
 	int st = parse(argc, argv, &sample), sidx;
 
 	if (st >= 0)
 		return st;
-	path = cli_one_file("collapse", argc, argv);
-	if (!path)
-		return CLI_USAGE;
-	p = cli_load(path);
-	if (!p)
-		return CLI_BAD_FILE;
-	sidx = cli_sample("collapse", p, path, sample);
-	if (sidx < 0) {
-		st = -sidx;
-	} else if (st_build(p, sidx, &set)) {
+	if (!(p = cli_open("collapse", argc, argv, sample, &sidx, &st)))
+		return st;
+	if (st_build(p, sidx, &set)) {
 		cli_error("collapse", "out of memory");
 		st = CLI_BAD_FILE;
 	} else {

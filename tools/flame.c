@@ -397,20 +397,14 @@ static int draw(const pf_profile *p, int sidx, flame_opts *o, const char *path)
 int flame_main(int argc, char **argv)
 {
 	flame_opts o = { .title = NULL };
-	const char *path;
 	pf_profile *p;
 	int st = parse(argc, argv, &o), sidx;
 
 	if (st >= 0)
 		return st;
-	path = cli_one_file("flame", argc, argv);
-	if (!path)
-		return CLI_USAGE;
-	p = cli_load(path);
-	if (!p)
-		return CLI_BAD_FILE;
-	sidx = cli_sample("flame", p, path, o.sample);
-	st = sidx < 0 ? -sidx : draw(p, sidx, &o, path);
+	if (!(p = cli_open("flame", argc, argv, o.sample, &sidx, &st)))
+		return st;
+	st = draw(p, sidx, &o, argv[optind]);	/* the one operand cli_open checked */
 	pf_free(p);
 	return st;
 }

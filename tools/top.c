@@ -210,20 +210,14 @@ static int parse(int argc, char **argv, top_opts *o)
 int top_main(int argc, char **argv)
 {
 	top_opts o = { .count = 10 };
-	const char *path;
 	pf_profile *p;
 	int st = parse(argc, argv, &o), sidx;
 
 	if (st >= 0)
 		return st;
-	path = cli_one_file("top", argc, argv);
-	if (!path)
-		return CLI_USAGE;
-	p = cli_load(path);
-	if (!p)
-		return CLI_BAD_FILE;
-	sidx = cli_sample("top", p, path, o.sample);
-	st = sidx < 0 ? -sidx : report(p, sidx, &o);
+	if (!(p = cli_open("top", argc, argv, o.sample, &sidx, &st)))
+		return st;
+	st = report(p, sidx, &o);
 	pf_free(p);
 	return st;
 }
