@@ -221,4 +221,22 @@ if [ -n "$prof" ]; then
 	ok $? "heapprof_dump(NULL): go tool pprof reads it"
 fi
 
+# depth=1: every stack is one frame deep, and that frame is the allocator's caller.
+run_in "$tmp/depth1" env HEAPPROF="prefix=$tmp/depth1/p,rate=1,depth=1" LD_PRELOAD="$HP_LIB" "$KS"
+check_run "depth=1"
+only_file "depth=1" "$NAME_RE"
+if [ -n "$prof" ]; then
+	pprof_traces "$prof" >"$tmp/traces1"
+	[ -s "$tmp/traces1" ] && ! grep -q ';' "$tmp/traces1" && grep -qx 'keep_300mb' "$tmp/traces1"
+	ok $? "depth=1: every stack is one frame, the allocator's caller"
+	diag "depth=1: stacks: $(sort -u "$tmp/traces1" | tr '\n' ' ')"
+
+	# Mappings: the program's executable segment, its absolute path and GNU build id.
+	want=$(readelf -n "$KS" 2>/dev/null | awk '/Build ID:/ { print $3; exit }')
+	pprof -raw "$prof" 2>"$tmp/pprof.err" | sed -n '/^Mappings/,$p' >"$tmp/maps"
+	grep -qE "^[0-9]+: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ $KS $want " "$tmp/maps" && [ -n "$want" ]
+	ok $? "mapping of $KS with its build id ${want:-?} (readelf -n)"
+	diag_file "$tmp/maps"
+fi
+
 done_testing
