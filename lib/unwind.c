@@ -258,14 +258,19 @@ static int in_object_segment(uintptr_t a, size_t len)
 	return 0;
 }
 
+/* Pages are trusted from the cache only at or above the stack pointer of the walk under
+ * way (this thread's live stack, which stays mapped while the walk runs). */
+static __thread uintptr_t walk_sp;
+
 static int page_readable(uintptr_t page)
 {
 	uint64_t v;
 	struct iovec local = { &v, sizeof(v) }, remote = { (void *)page, sizeof(v) };
 
-	for (unsigned i = 0; i < GOOD_PAGES; i++)
-		if (good_pages[i] == page)
-			return 1;
+	if (page >= walk_sp)
+		for (unsigned i = 0; i < GOOD_PAGES; i++)
+			if (good_pages[i] == page)
+				return 1;
 	if (!vm_read_works)
 		return 1;
 	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof(v)) {
@@ -277,13 +282,22 @@ static int page_readable(uintptr_t page)
 	return 1;
 }
 
+/* Cost budget: libunwind calls this for every word it reads, most of them on the stack or
+ * in the unwind tables of one object, so the last range that matched is tried first. */
 static int readable(uintptr_t a, size_t len)
 {
 	uintptr_t first = a & ~(uintptr_t)4095, last = (a + len - 1) & ~(uintptr_t)4095;
 
+	if (a >= last_lo && a + len <= last_hi)
+		return 1;
 	if (a == 0 || a + len < a)
 		return 0;
-	if ((a >= last_lo && a + len <= last_hi) || in_object_segment(a, len))
+	if (first == last && first >= walk_sp && page_readable(first)) {
+		last_lo = first;
+		last_hi = first + 4096;
+		return 1;
+	}
+	if (in_object_segment(a, len))
 		return 1;
 	return page_readable(first) && (last == first || page_readable(last));
 }
@@ -380,7 +394,10 @@ int hp_unwind_capture(uint64_t *pcs, int max)
 	pthread_rwlock_rdlock(&unwind_lock);
 	refresh_objects();
 	last_lo = last_hi = 0;	/* the list may have changed since this thread's last walk */
-	if (unw_getcontext(&uc) != 0 || unw_init_remote(&cur, as, &uc) != 0)
+	if (unw_getcontext(&uc) != 0)
+		goto out;
+	walk_sp = (uintptr_t)uc.uc_mcontext.gregs[REG_RSP] & ~(uintptr_t)4095;
+	if (unw_init_remote(&cur, as, &uc) != 0)
 		goto out;
 	ip = (unw_word_t)uc.uc_mcontext.gregs[REG_RIP];
 	while (n < max && step(&cur, ip) > 0) {
