@@ -46,8 +46,11 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t a
 		start = align_up(cur, alignment);
 		end = start + size;
 		if (end < start || end > limit) {
-			hp_log_once(&range_full_reported, "the sampled arena's address range is full; "
-				    "further samples are not recorded (lower the rate)");
+			/* A request that could never fit (new char[1ull << 62]) is just ENOMEM;
+			 * only a modest one that no longer fits means the range is full. */
+			if (size <= hp_range_size / 16)
+				hp_log_once(&range_full_reported, "the sampled arena's address range "
+					    "is full; further samples are not recorded (lower the rate)");
 			return NULL;
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&bump, &cur, end, memory_order_relaxed,
