@@ -13,3 +13,10 @@ EXTRA_DIST += $(REAL_TESTS)
 
 # The tests need the library itself, not only what check_PROGRAMS depend on.
 $(REAL_TESTS:.sh=.log): lib/libheapprof.la
+
+# C++ operators in every form under the library (tests/integration/cxx.sh).
+check_PROGRAMS += tests/progs/cxx_new
+tests_progs_cxx_new_SOURCES = tests/progs/cxx_new.cc
+tests_progs_cxx_new_CXXFLAGS = -std=c++17 -O1 -g -Wall -Wextra -fno-builtin
+TESTS += tests/integration/cxx.sh
+EXTRA_DIST += tests/integration/cxx.sh
