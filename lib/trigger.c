@@ -12,7 +12,6 @@
 #include "trigger.h"
 
 static sem_t wake;
-static int signal_installed;	/* our handler is on config.signal */
 static int helper_running;	/* written by whoever starts it, and in the fork child */
 static int helper_wanted;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -111,7 +110,6 @@ __attribute__((constructor)) static void trigger_ctor(void)
 	c = hp_prof_config();
 	sem_init(&wake, 0, 0);
 	if (c->signal && install_signal(c->signal) == 0) {
-		signal_installed = 1;
 		helper_wanted = 1;
 		start_helper();
 	}

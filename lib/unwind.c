@@ -15,9 +15,11 @@
  *   pages already checked by this thread) and otherwise checked with process_vm_readv on
  *   ourselves, which needs no descriptor and fails cleanly on an unmapped address;
  * - unwind tables are found in our own list of loaded objects (their .eh_frame_hdr binary
- *   search tables), refreshed with dl_iterate_phdr only when an address is in no known
- *   object; then libunwind's exported table search does the rest.
- * Caching is off (UNW_CACHE_NONE): no libunwind lock is held across anything. */
+ *   search tables, at most MAX_OBJECTS objects), rebuilt when the loader's generation
+ *   counters say an object came or went; then libunwind's exported table search does the
+ *   rest.
+ * Caching is off in libunwind (UNW_CACHE_NONE): it holds no lock of its own across anything.
+ * We cache instead, per return address, the frame rule libunwind computed (see step()). */
 #include <errno.h>
 #include <link.h>
 #include <stddef.h>
@@ -56,8 +58,8 @@ static object objects[MAX_OBJECTS];		/* guarded by unwind_lock */
 static int nobjects;				/* guarded by unwind_lock */
 static unsigned long long gen_adds, gen_subs;	/* guarded by unwind_lock */
 
-/* A refresh collects into scratch with only refresh_lock held (never waited for: trylock),
- * calling dl_iterate_phdr with no other profiler lock held. */
+/* A refresh collects into scratch under refresh_lock (only ever try-locked, so nobody
+ * waits for it) and unwind_lock for reading, then copies under unwind_lock for writing. */
 static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;
 static object scratch[MAX_OBJECTS];		/* guarded by refresh_lock */
 static int nscratch;				/* guarded by refresh_lock */
