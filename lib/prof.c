@@ -152,8 +152,7 @@ void *hp_prof_alloc(size_t size, size_t align, int zero)
 	else
 		p = hp_plain_alloc(size, align, zero);	/* range full: serve it unrecorded */
 	hp_tls.guard--;
-	if (p)
-		errno = saved;
+	errno = p ? saved : ENOMEM;	/* mallocx does not set errno */
 	return p;
 }
 
