@@ -199,6 +199,8 @@ static void test_semantics(void)
 	free(p);
 	errno = 0;
 	ok(calloc(big, big) == NULL && errno == ENOMEM, "calloc overflow");
+	errno = 0;
+	ok(malloc(huge / 2) == NULL && errno == ENOMEM, "a sampled malloc that fails sets ENOMEM");
 	ok(posix_memalign(&a, 1 << 20, 100) == 0 && ((uintptr_t)a & ((1 << 20) - 1)) == 0,
 	   "posix_memalign 1 MiB on a sampled block");
 	free(a);
