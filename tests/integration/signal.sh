@@ -149,4 +149,35 @@ if [ -n "$pid" ]; then
 	ok $? "at_exit=0: no exit profile"
 fi
 
+# --- an ignored signal is the program's choice: never taken over ----------------------
+
+# The shell's `trap '' USR1` makes the program start with SIGUSR1 ignored (SIG_IGN is
+# inherited across exec). heapprof must say once that the trigger is off and leave it so:
+# a SIGUSR1 then neither dumps nor kills the program.
+start_loop_ignored() {
+	dir=$1
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	(trap '' USR1; cd "$dir" && exec timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="$2" \
+		"$SL" "$3" "$dir.pid") >"$dir.out" 2>"$dir.err" &
+	bg=$!
+	pid=
+	if wait_for_file "$dir.pid" 5 >/dev/null; then
+		pid=$(cat "$dir.pid")
+	fi
+	[ -n "$pid" ]
+	ok $? "signal_loop started with SIGUSR1 ignored (pid ${pid:-none})"
+}
+
+start_loop_ignored "$tmp/i" "prefix=$tmp/i/i,at_exit=0" 2
+if [ -n "$pid" ]; then
+	kill -USR1 "$pid"
+	sleep 1
+	[ "$(count_files "$dir/i.$pid.*.pb.gz")" -eq 0 ]
+	ok $? "SIGUSR1 ignored by the program: no profile, the handler was not taken over"
+	finish_loop "SIGUSR1 ignored"
+	[ "$(grep -c 'signal trigger off: SIGUSR1' "$dir.err")" -eq 1 ]
+	ok $? "SIGUSR1 ignored: one line says the signal trigger is off, and how to move it"
+fi
+
 done_testing
