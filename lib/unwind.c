@@ -21,10 +21,13 @@
  * Caching is off in libunwind (UNW_CACHE_NONE): it holds no lock of its own across anything.
  * We cache instead, per return address, the frame rule libunwind computed (see step()). */
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -365,9 +368,60 @@ static unw_accessors_t accessors = {
 	.access_fpreg = access_fpreg,
 };
 
+static int count_threads(void)
+{
+	char buf[1024], *p;
+	ssize_t n;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field = 2;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* Fields after the command name (which may hold spaces) start after the last ')'. */
+	for (p = strrchr(buf, ')'); p && *p; p++)
+		if (*p == ' ' && ++field == 20)
+			return atoi(p + 1);
+	return -1;
+}
+
+#define FD_SCAN 1024
+
+static void open_fds(unsigned char *set)
+{
+	for (int fd = 0; fd < FD_SCAN; fd++)
+		set[fd] = fcntl(fd, F_GETFD) != -1;
+}
+
+/* libunwind opens its validation pipe when it initialises, even though our address space
+ * never uses it (our accessors do the checking). So that heapprof keeps no descriptor
+ * open, the pipe is closed again, but only while the process is single-threaded (as in
+ * our constructor or first malloc): then no other thread can have opened a pipe meanwhile. */
+static void close_libunwind_pipe(const unsigned char *before)
+{
+	unsigned char after[FD_SCAN];
+
+	open_fds(after);
+	for (int fd = 3; fd < FD_SCAN; fd++) {
+		struct stat st;
+
+		if (after[fd] && !before[fd] && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+			close(fd);
+	}
+}
+
 int hp_unwind_init(void)
 {
+	unsigned char before[FD_SCAN];
+	int single = count_threads() == 1;
+	uint64_t warm[4];
 	const object *me;
+
+	if (single)
+		open_fds(before);
 
 	pthread_rwlock_rdlock(&unwind_lock);
 	refresh_objects();
@@ -381,6 +435,9 @@ int hp_unwind_init(void)
 	if (!as || unw_set_caching_policy(as, UNW_CACHE_NONE) != 0)
 		return -ENOTSUP;
 	ready = 1;
+	hp_unwind_capture(warm, 4);	/* libunwind's lazy initialisation happens now */
+	if (single)
+		close_libunwind_pipe(before);
 	return 0;
 }
 

@@ -180,4 +180,31 @@ if [ -n "$pid" ]; then
 	ok $? "SIGUSR1 ignored: one line says the signal trigger is off, and how to move it"
 fi
 
+# --- no descriptor kept open ------------------------------------------------------------
+
+# The same program from the same shell, without and with the library (rate=1, the signal
+# trigger on): the running process has the same descriptors. (libunwind opens a pipe when
+# it initialises; heapprof closes it, since its own unwinder never uses it.)
+fds_of() {
+	ls "/proc/$1/fd" 2>/dev/null | sort -n | tr '\n' ' '
+}
+mkdir -p "$tmp/fd"
+for mode in plain preload; do
+	rm -f "$tmp/fd/$mode.pid"
+	if [ "$mode" = plain ]; then
+		timeout 30 "$SL" 2 "$tmp/fd/$mode.pid" >/dev/null 2>&1 &
+	else
+		timeout 30 env LD_PRELOAD="$HP_LIB" HEAPPROF="prefix=$tmp/fd/p,rate=1,at_exit=0" \
+			"$SL" 2 "$tmp/fd/$mode.pid" >/dev/null 2>&1 &
+	fi
+	if wait_for_file "$tmp/fd/$mode.pid" 5 >/dev/null; then
+		sleep 0.5
+		eval "fds_$mode=\$(fds_of \"\$(cat \"$tmp/fd/$mode.pid\")\")"
+	fi
+	wait
+done
+diag "descriptors without the library: ${fds_plain:-?}; with it: ${fds_preload:-?}"
+[ -n "${fds_plain:-}" ] && [ "${fds_plain:-}" = "${fds_preload:-}" ]
+ok $? "no descriptor kept open by heapprof while the program runs"
+
 done_testing
