@@ -16,13 +16,15 @@ need_prog signal_loop
 SL=$top_builddir/tests/progs/signal_loop
 RUN_SECONDS=5
 
-# start_loop DIR HEAPPROF SECONDS: starts signal_loop in DIR (created empty) in the
-# background; sets $bg (the timeout process) and $pid (the program), or fails.
+# start_loop DIR HEAPPROF SECONDS [ignore_usr1]: starts signal_loop in DIR (created empty) in the
+# background (with SIGUSR1 ignored, inherited through exec, if asked); sets $bg (the
+# timeout process) and $pid (the program), or fails.
 start_loop() {
 	dir=$1
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	(cd "$dir" && exec timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="$2" \
+	(if [ "${4:-}" = ignore_usr1 ]; then trap '' USR1; fi
+	 cd "$dir" && exec timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="$2" \
 		"$SL" "$3" "$dir.pid") >"$dir.out" 2>"$dir.err" &
 	bg=$!
 	pid=
@@ -154,22 +156,7 @@ fi
 # The shell's `trap '' USR1` makes the program start with SIGUSR1 ignored (SIG_IGN is
 # inherited across exec). heapprof must say once that the trigger is off and leave it so:
 # a SIGUSR1 then neither dumps nor kills the program.
-start_loop_ignored() {
-	dir=$1
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	(trap '' USR1; cd "$dir" && exec timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="$2" \
-		"$SL" "$3" "$dir.pid") >"$dir.out" 2>"$dir.err" &
-	bg=$!
-	pid=
-	if wait_for_file "$dir.pid" 5 >/dev/null; then
-		pid=$(cat "$dir.pid")
-	fi
-	[ -n "$pid" ]
-	ok $? "signal_loop started with SIGUSR1 ignored (pid ${pid:-none})"
-}
-
-start_loop_ignored "$tmp/i" "prefix=$tmp/i/i,at_exit=0" 2
+start_loop "$tmp/i" "prefix=$tmp/i/i,at_exit=0" 2 ignore_usr1
 if [ -n "$pid" ]; then
 	kill -USR1 "$pid"
 	sleep 1
