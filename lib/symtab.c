@@ -1,19 +1,21 @@
 /* lib/symtab.c: function names for addresses in this process, from ELF symbol tables.
  *
  * hp_symtab_new only snapshots dl_iterate_phdr (names, load biases, PT_LOAD ranges and the
- * build ids of the images in memory). An object's file is mapped and its function symbols
- * sorted the first time an address inside it is looked up, so a dump pays only for the
- * objects its stacks touch. Names point into the read-only file mappings, which live until
- * hp_symtab_free; no file descriptor is kept.
+ * build ids of the images in memory). An object's file is read (its headers, notes, symbol
+ * and string tables, with pread) and its function symbols sorted the first time an address
+ * inside it is looked up, so a dump pays only for the objects its stacks touch. Names point
+ * into the string tables read, which live until hp_symtab_free; no file descriptor is kept.
  *
  * Files are untrusted: they may be truncated, corrupt, or no longer the ones that were
- * loaded. Every offset and size read from them is checked against the mapping's length,
- * structures are copied out with memcpy (offsets in a corrupt file need not be aligned), and
- * a file whose build id differs from the loaded image's is not used at all: no name is
- * better than a wrong one. (A file truncated in place while mapped would still raise
- * SIGBUS; package managers replace files by rename, which is safe.)
+ * loaded. Every offset and size read from them is checked against the file's length (and a
+ * read that comes up short, because the file shrank, fails cleanly), structures are copied
+ * out with memcpy (offsets in a corrupt file need not be aligned), and a file whose build
+ * id differs from the loaded image's is not used at all: no name is better than a wrong
+ * one. Files are never mapped: one cut short in place while mapped would raise SIGBUS in
+ * the host program.
  */
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <stdint.h>
@@ -32,11 +34,20 @@
 #define HP_VDSO_MAX_PAGES 64
 #define HP_DEBUG_DIR "/usr/lib/debug/.build-id/"
 
-/* A read-only byte range holding an ELF file: a file mapping, or the vdso in memory. */
+/* An ELF file to read: the vdso in memory (p), or a file read with pread (fd). Files are
+ * never mapped: a file cut short in place while mapped would raise SIGBUS in the host
+ * program. The sections read from a file are kept as chunks until the image is released
+ * (symbol names point into the string table's chunk). */
 typedef struct hp_image {
-	const unsigned char *p;
+	const unsigned char *p;	/* in-memory image, or NULL */
+	int fd;			/* file image while it is being read, or -1 */
 	size_t len;
+	unsigned char **chunks;
+	size_t nchunks;
 } hp_image;
+
+#define HP_IMAGE_INIT { NULL, -1, 0, NULL, 0 }
+#define HP_SECTION_MAX ((size_t)1 << 30)
 
 typedef struct hp_sym {
 	uint64_t addr;		/* load bias added */
@@ -57,7 +68,7 @@ typedef struct hp_obj {
 	int loaded;
 	hp_sym *syms;
 	size_t nsyms;
-	hp_image map;		/* the file mapping syms' names point into */
+	hp_image map;		/* the file whose string table syms' names point into */
 	char *names;		/* names copied without their symbol version */
 } hp_obj;
 
@@ -78,10 +89,48 @@ struct hp_symtab {
 
 static int hp_img_read(const hp_image *img, uint64_t off, void *dst, size_t len)
 {
+	size_t done = 0;
+
 	if (off > img->len || len > img->len - off)
 		return 0;
-	memcpy(dst, img->p + off, len);
+	if (img->p) {
+		memcpy(dst, img->p + off, len);
+		return 1;
+	}
+	while (done < len) {
+		ssize_t n = pread(img->fd, (char *)dst + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;	/* error, or the file shrank since fstat */
+		done += (size_t)n;
+	}
 	return 1;
+}
+
+/* len bytes at off, in memory: a pointer into the in-memory image, or a chunk read from
+ * the file and kept with the image. NULL when out of range or unreadable. */
+static const unsigned char *hp_img_bytes(hp_image *img, uint64_t off, size_t len)
+{
+	unsigned char *buf, **grown;
+
+	if (off > img->len || len > img->len - off || len > HP_SECTION_MAX)
+		return NULL;
+	if (img->p)
+		return img->p + off;
+	grown = realloc(img->chunks, (img->nchunks + 1) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	img->chunks = grown;
+	if (!(buf = malloc(len ? len : 1)))
+		return NULL;
+	if (!hp_img_read(img, off, buf, len)) {
+		free(buf);
+		return NULL;
+	}
+	img->chunks[img->nchunks++] = buf;
+	return buf;
 }
 
 static int hp_img_ehdr(const hp_image *img, Elf64_Ehdr *eh)
@@ -110,22 +159,21 @@ static size_t hp_img_nsections(const hp_image *img, const Elf64_Ehdr *eh)
 	return n;
 }
 
-/* i must be below hp_img_nsections(), which makes the read safe. */
+/* i must be below hp_img_nsections(); a header that cannot be read reads as empty. */
 static void hp_img_shdr(const hp_image *img, const Elf64_Ehdr *eh, size_t i, Elf64_Shdr *sh)
 {
-	memcpy(sh, img->p + eh->e_shoff + i * sizeof *sh, sizeof *sh);
+	if (!hp_img_read(img, eh->e_shoff + i * sizeof *sh, sh, sizeof *sh))
+		memset(sh, 0, sizeof *sh);
 }
 
-static const unsigned char *hp_img_section(const hp_image *img, const Elf64_Shdr *sh)
+static const unsigned char *hp_img_section(hp_image *img, const Elf64_Shdr *sh)
 {
 	if (sh->sh_type == SHT_NOBITS || (sh->sh_flags & SHF_COMPRESSED))
 		return NULL;
-	if (sh->sh_offset > img->len || sh->sh_size > img->len - sh->sh_offset)
-		return NULL;
-	return img->p + sh->sh_offset;
+	return hp_img_bytes(img, sh->sh_offset, sh->sh_size);
 }
 
-static size_t hp_img_build_id_sections(const hp_image *img, const Elf64_Ehdr *eh,
+static size_t hp_img_build_id_sections(hp_image *img, const Elf64_Ehdr *eh,
 				       unsigned char *id)
 {
 	size_t i, n = hp_img_nsections(img, eh), len;
@@ -143,9 +191,10 @@ static size_t hp_img_build_id_sections(const hp_image *img, const Elf64_Ehdr *eh
 }
 
 /* For files without section headers (sstrip'd): the notes the loader sees. */
-static size_t hp_img_build_id_segments(const hp_image *img, const Elf64_Ehdr *eh,
+static size_t hp_img_build_id_segments(hp_image *img, const Elf64_Ehdr *eh,
 				       unsigned char *id)
 {
+	const unsigned char *notes;
 	size_t i, len;
 	Elf64_Phdr ph;
 
@@ -154,17 +203,16 @@ static size_t hp_img_build_id_segments(const hp_image *img, const Elf64_Ehdr *eh
 	for (i = 0; i < eh->e_phnum; i++) {
 		if (!hp_img_read(img, eh->e_phoff + i * sizeof ph, &ph, sizeof ph))
 			return 0;
-		if (ph.p_type != PT_NOTE || ph.p_offset > img->len ||
-		    ph.p_filesz > img->len - ph.p_offset)
+		if (ph.p_type != PT_NOTE || !(notes = hp_img_bytes(img, ph.p_offset, ph.p_filesz)))
 			continue;
-		len = hp_notes_build_id(img->p + ph.p_offset, ph.p_filesz, ph.p_align, id);
+		len = hp_notes_build_id(notes, ph.p_filesz, ph.p_align, id);
 		if (len)
 			return len;
 	}
 	return 0;
 }
 
-static size_t hp_img_build_id(const hp_image *img, unsigned char *id)
+static size_t hp_img_build_id(hp_image *img, unsigned char *id)
 {
 	Elf64_Ehdr eh;
 	size_t len;
@@ -297,7 +345,7 @@ static int hp_img_symsec(const hp_image *img, uint32_t type, Elf64_Shdr *sym, El
 }
 
 /* Fills o->syms from the image's table of the given type; 0 if it has no usable one. */
-static int hp_obj_take_syms(hp_obj *o, const hp_image *img, uint32_t type)
+static int hp_obj_take_syms(hp_obj *o, hp_image *img, uint32_t type)
 {
 	const unsigned char *symp, *strp;
 	Elf64_Shdr sym, str;
@@ -350,32 +398,43 @@ static int hp_map_file(const char *path, hp_image *img)
 {
 	/* O_NONBLOCK: a path that is now a FIFO must not hang the dumper. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	void *p = MAP_FAILED;
 	struct stat sb;
 
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    sb.st_size >= (off_t)sizeof(Elf64_Ehdr) && (uint64_t)sb.st_size <= SIZE_MAX)
-		p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size < (off_t)sizeof(Elf64_Ehdr) || (uint64_t)sb.st_size > SIZE_MAX) {
+		close(fd);
 		return 0;
-	img->p = p;
+	}
+	img->p = NULL;
+	img->fd = fd;
 	img->len = (size_t)sb.st_size;
 	return 1;
 }
 
+/* Done reading: the descriptor goes, the chunks (symbol names) stay. */
+static void hp_img_done(hp_image *img)
+{
+	if (img->fd >= 0)
+		close(img->fd);
+	img->fd = -1;
+}
+
 static void hp_unmap(hp_image *img)
 {
-	if (img->p)
-		munmap((void *)img->p, img->len);
+	hp_img_done(img);
+	for (size_t i = 0; i < img->nchunks; i++)
+		free(img->chunks[i]);
+	free(img->chunks);
+	img->chunks = NULL;
+	img->nchunks = 0;
 	img->p = NULL;
 	img->len = 0;
 }
 
 /* 1 unless both build ids are known and differ. */
-static int hp_build_id_ok(const hp_obj *o, const hp_image *img)
+static int hp_build_id_ok(const hp_obj *o, hp_image *img)
 {
 	unsigned char id[HP_BUILD_ID_MAX];
 	size_t len = hp_img_build_id(img, id);
@@ -413,7 +472,7 @@ static size_t hp_vdso_len(uint64_t base)
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE), mapped = 0, want;
 	unsigned char vec;
 	Elf64_Ehdr eh;
-	hp_image img;
+	hp_image img = HP_IMAGE_INIT;
 
 	while (mapped < HP_VDSO_MAX_PAGES * pg &&
 	       mincore((void *)(uintptr_t)(base + mapped), pg, &vec) == 0)
@@ -429,7 +488,7 @@ static size_t hp_vdso_len(uint64_t base)
 
 static void hp_vdso_load(hp_obj *o)
 {
-	hp_image img;
+	hp_image img = HP_IMAGE_INIT;
 
 	if (o->image % (uint64_t)sysconf(_SC_PAGESIZE))
 		return;
@@ -444,7 +503,7 @@ static void hp_vdso_load(hp_obj *o)
  * id) still is. */
 static void hp_obj_load(hp_obj *o)
 {
-	hp_image file = { NULL, 0 }, dbg = { NULL, 0 };
+	hp_image file = HP_IMAGE_INIT, dbg = HP_IMAGE_INIT;
 	int file_ok;
 
 	o->loaded = 1;
@@ -454,20 +513,24 @@ static void hp_obj_load(hp_obj *o)
 		return;
 	file_ok = hp_map_file(o->path, &file) && hp_build_id_ok(o, &file);
 	if (file_ok && hp_obj_take_syms(o, &file, SHT_SYMTAB)) {
+		hp_img_done(&file);
 		o->map = file;
 		return;
 	}
 	if (hp_map_debug_file(o, &dbg) && hp_build_id_ok(o, &dbg) &&
 	    hp_obj_take_syms(o, &dbg, SHT_SYMTAB)) {
+		hp_img_done(&dbg);
 		o->map = dbg;
 		hp_unmap(&file);
 		return;
 	}
 	hp_unmap(&dbg);
-	if (file_ok && hp_obj_take_syms(o, &file, SHT_DYNSYM))
+	if (file_ok && hp_obj_take_syms(o, &file, SHT_DYNSYM)) {
+		hp_img_done(&file);
 		o->map = file;
-	else
+	} else {
 		hp_unmap(&file);
+	}
 }
 
 /* --- the snapshot of loaded objects --------------------------------------------------- */
@@ -493,6 +556,7 @@ static hp_obj *hp_obj_add(hp_symtab *st)
 		return NULL;
 	st->objs = v;
 	memset(&v[st->nobjs], 0, sizeof *v);
+	v[st->nobjs].map.fd = -1;	/* nothing read yet: hp_unmap must not close fd 0 */
 	return &v[st->nobjs++];
 }
 
