@@ -267,15 +267,23 @@ static int in_object_segment(uintptr_t a, size_t len)
  * way (this thread's live stack, which stays mapped while the walk runs). */
 static __thread uintptr_t walk_sp;
 
-static int page_readable(uintptr_t page)
+/* The page is in this thread's cache of checked pages, and at or above the walk's sp. */
+static int page_known(uintptr_t page)
+{
+	if (page < walk_sp)
+		return 0;
+	for (unsigned i = 0; i < GOOD_PAGES; i++)
+		if (good_pages[i] == page)
+			return 1;
+	return 0;
+}
+
+/* Asks the kernel (one process_vm_readv on ourselves) and remembers a readable page. */
+static int page_check(uintptr_t page)
 {
 	uint64_t v;
 	struct iovec local = { &v, sizeof(v) }, remote = { (void *)page, sizeof(v) };
 
-	if (page >= walk_sp)
-		for (unsigned i = 0; i < GOOD_PAGES; i++)
-			if (good_pages[i] == page)
-				return 1;
 	if (!vm_read_works)
 		return 1;
 	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof(v)) {
@@ -287,8 +295,14 @@ static int page_readable(uintptr_t page)
 	return 1;
 }
 
+static int page_readable(uintptr_t page)
+{
+	return page_known(page) || page_check(page);
+}
+
 /* Cost budget: libunwind calls this for every word it reads, most of them on the stack or
- * in the unwind tables of one object, so the last range that matched is tried first. */
+ * in the unwind tables of one object, so the last range that matched is tried first, then
+ * the stack pages already checked, then the objects; the kernel is asked last, once. */
 static int readable(uintptr_t a, size_t len)
 {
 	uintptr_t first = a & ~(uintptr_t)4095, last = (a + len - 1) & ~(uintptr_t)4095;
@@ -297,14 +311,20 @@ static int readable(uintptr_t a, size_t len)
 		return 1;
 	if (a == 0 || a + len < a)
 		return 0;
-	if (first == last && first >= walk_sp && page_readable(first)) {
+	if (first == last && page_known(first)) {
 		last_lo = first;
 		last_hi = first + 4096;
 		return 1;
 	}
 	if (in_object_segment(a, len))
 		return 1;
-	return page_readable(first) && (last == first || page_readable(last));
+	if (!page_readable(first) || (last != first && !page_readable(last)))
+		return 0;
+	if (first == last && first >= walk_sp) {
+		last_lo = first;
+		last_hi = first + 4096;
+	}
+	return 1;
 }
 
 static int access_mem(unw_addr_space_t a, unw_word_t addr, unw_word_t *val, int write,
