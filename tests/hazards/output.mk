@@ -1,0 +1,1 @@
+# tests/hazards/output.mk: see doc/RELIABILITY.md. Included by Makefile.am.

@@ -1,0 +1,1 @@
+# tests/hazards/process.mk: see doc/RELIABILITY.md. Included by Makefile.am.

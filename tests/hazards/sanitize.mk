@@ -1,0 +1,1 @@
+# tests/hazards/sanitize.mk: see doc/RELIABILITY.md. Included by Makefile.am.

@@ -1,0 +1,1 @@
+# tests/hazards/unwinding.mk: see doc/RELIABILITY.md. Included by Makefile.am.
