@@ -27,7 +27,7 @@ HP_EXPORT int heapprof_dump(const char *path)
 		return -EINVAL;
 	hp_tls.guard++;
 	err = hp_dump_to(path, "api");
-	hp_tls.guard--;
+	hp_guard_exit();
 	return err;
 }
 
@@ -89,7 +89,7 @@ HP_EXPORT int heapprof_get_totals(heapprof_totals *out)
 		return -ENOSYS;
 	hp_tls.guard++;
 	err = hp_stacktab_snapshot(&snap, &n);
-	hp_tls.guard--;
+	hp_guard_exit();
 	if (err)
 		return err;
 	for (size_t i = 0; i < n; i++) {

@@ -118,7 +118,7 @@ int hp_prof_init(void)
 		return 0;	/* another thread is initialising: this allocation goes unsampled */
 	hp_tls.guard++;
 	ret = init_locked();
-	hp_tls.guard--;
+	hp_guard_exit();
 	return ret;
 }
 
@@ -151,9 +151,21 @@ void *hp_prof_alloc(size_t size, size_t align, int zero)
 		record(p, size);
 	else
 		p = hp_plain_alloc(size, align, zero);	/* range full: serve it unrecorded */
-	hp_tls.guard--;
+	hp_guard_exit();
 	errno = p ? saved : ENOMEM;	/* mallocx does not set errno */
 	return p;
+}
+
+/* Pushes p on this thread's deferred list. Only this thread and its signal handlers touch
+ * the list: a compare-and-swap loop makes a push that a nested handler interrupted retry. */
+static void defer_free(void *p)
+{
+	void *head = __atomic_load_n(&hp_tls.deferred, __ATOMIC_RELAXED);
+
+	do
+		*(void **)p = head;
+	while (!__atomic_compare_exchange_n(&hp_tls.deferred, &head, p, 1, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED));
 }
 
 void hp_prof_free(void *p)
@@ -165,10 +177,26 @@ void hp_prof_free(void *p)
 		hpje_free(p);	/* same 1 TiB block as a small sampled range, but not in it */
 		return;
 	}
+	if (hp_tls.guard) {
+		defer_free(p);
+		return;
+	}
 	hp_tls.guard++;
 	if (hp_livemap_remove((uintptr_t)p, &l))
 		hp_stacktab_sub(l.stack, l.size, l.weight);
 	hp_arena_free(p);
-	hp_tls.guard--;
+	hp_guard_exit();
 	errno = saved;
+}
+
+void hp_prof_drain(void)
+{
+	void *p, *next;
+
+	/* One exchange takes the whole list; blocks a handler defers meanwhile start a new one. */
+	while ((p = __atomic_exchange_n(&hp_tls.deferred, NULL, __ATOMIC_RELAXED)) != NULL)
+		for (; p; p = next) {
+			next = *(void **)p;
+			hp_prof_free(p);
+		}
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "config.h"
+#include "sampler.h"
 
 /* Settings in force. rate and active may change at run time (API); read them relaxed. */
 extern size_t hp_rate;
@@ -25,8 +26,21 @@ const hp_config *hp_prof_config(void);
  * plain allocator (unrecorded) when recording is impossible. */
 void *hp_prof_alloc(size_t size, size_t align, int zero);
 
-/* Free of a pointer for which hp_maybe_sampled said yes. */
+/* Free of a pointer for which hp_maybe_sampled said yes. While the thread is inside the
+ * profiler (guard > 0: a signal handler interrupted it, maybe while it holds a table's
+ * lock), a sampled block is not unrecorded there and then but deferred until the guard
+ * drops (hp_guard_exit). */
 void hp_prof_free(void *p);
+
+/* Frees the blocks deferred by hp_prof_free; called when the guard drops to zero. */
+void hp_prof_drain(void);
+
+/* Leaves the profiler: the counterpart of hp_tls.guard++. */
+static inline void hp_guard_exit(void)
+{
+	if (--hp_tls.guard == 0 && __builtin_expect(hp_tls.deferred != NULL, 0))
+		hp_prof_drain();
+}
 
 /* Monotonic nanoseconds since the profiler started. */
 int64_t hp_prof_uptime_ns(void);

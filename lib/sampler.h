@@ -22,6 +22,8 @@ typedef struct hp_tls {
 	uint32_t guard;		/* > 0 inside the profiler: this thread's allocations are not sampled */
 	uint32_t seeded;	/* phase has been drawn */
 	double phase;		/* position in the golden-ratio sequence, [0, 1) */
+	void *deferred;		/* sampled blocks freed while guard > 0, linked through their
+				 * first word: a signal handler interrupted the profiler */
 } hp_tls_t;
 
 extern __thread hp_tls_t hp_tls __attribute__((tls_model("initial-exec")));

@@ -3,7 +3,9 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "dump.h"
 #include "log.h"
@@ -14,6 +16,8 @@
 static sem_t wake;
 static int helper_running;	/* written by whoever starts it, and in the fork child */
 static int helper_wanted;
+static int trigger_sig;		/* the signal whose handler we installed, or 0 */
+static _Atomic long next_check;	/* CLOCK_MONOTONIC_COARSE second of the next handler check */
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_signal(int sig)
@@ -58,7 +62,7 @@ static void start_helper(void)
 	err = pthread_create(&tid, &attr, helper_main, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	hp_tls.guard--;
+	hp_guard_exit();
 	if (err == 0) {
 		pthread_setname_np(tid, "heapprof");
 		helper_running = 1;
@@ -88,10 +92,33 @@ static int install_signal(int sig)
 	return sigaction(sig, &sa, NULL) == 0 ? 0 : -errno;
 }
 
+/* The program may install its own handler for our signal after we did (sigaction is not
+ * ours to interpose). Its handler wins; we notice at most a second later, on a sample, and
+ * say once that the trigger is gone and how to move it. */
+static void check_handler(void)
+{
+	struct timespec now;
+	struct sigaction cur;
+	long due = atomic_load_explicit(&next_check, memory_order_relaxed);
+	int sig = trigger_sig;
+
+	if (!sig || clock_gettime(CLOCK_MONOTONIC_COARSE, &now) != 0 || now.tv_sec < due ||
+	    !atomic_compare_exchange_strong(&next_check, &due, now.tv_sec + 1))
+		return;
+	if (sigaction(sig, NULL, &cur) != 0 || (!(cur.sa_flags & SA_SIGINFO) &&
+						 cur.sa_handler == on_signal))
+		return;
+	trigger_sig = 0;
+	hp_log("signal trigger off: the program installed its own SIG%s handler, which heapprof "
+	       "leaves alone; choose another signal with HEAPPROF=signal=USR2", sigabbrev_np(sig));
+}
+
 void hp_trigger_poll(void)
 {
 	if (__builtin_expect(helper_wanted && !helper_running, 0))
 		start_helper();
+	if (trigger_sig)
+		check_handler();
 }
 
 void hp_trigger_fork_child(void)
@@ -110,6 +137,7 @@ __attribute__((constructor)) static void trigger_ctor(void)
 	c = hp_prof_config();
 	sem_init(&wake, 0, 0);
 	if (c->signal && install_signal(c->signal) == 0) {
+		trigger_sig = c->signal;
 		helper_wanted = 1;
 		start_helper();
 	}
@@ -123,5 +151,5 @@ __attribute__((destructor)) static void trigger_dtor(void)
 	if (hp_prof_config()->at_exit)
 		hp_dump_auto("exit");
 	hp_dump_close();
-	hp_tls.guard--;
+	hp_guard_exit();
 }
