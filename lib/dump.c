@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,10 +129,43 @@ out:
 	return err;
 }
 
+/* A write past RLIMIT_FSIZE (ulimit -f) raises SIGXFSZ in the writing thread, which by
+ * default kills the process: the profiler must see EFBIG instead. The signal is blocked
+ * around the write and, if the write raised it and it was not pending before, taken
+ * back out (sigtimedwait) before the mask is restored. */
+typedef struct xfsz_guard {
+	sigset_t old;
+	int was_pending;
+} xfsz_guard;
+
+static void xfsz_block(xfsz_guard *g)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGXFSZ);
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+	g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ);
+}
+
+static void xfsz_restore(xfsz_guard *g)
+{
+	sigset_t set;
+	struct timespec zero = { 0, 0 };
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGXFSZ);
+	if (!g->was_pending)
+		while (sigtimedwait(&set, NULL, &zero) == SIGXFSZ)
+			;
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 static int write_file(const char *final, const uint8_t *buf, size_t len)
 {
 	char tmp[HP_PATH_MAX + 32];
 	struct timespec ts;
+	xfsz_guard xg;
 	int fd = -1, err;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -145,7 +179,9 @@ static int write_file(const char *final, const uint8_t *buf, size_t len)
 	}
 	if (fd < 0)
 		return -errno;
+	xfsz_block(&xg);
 	err = hp_gz_write_fd(fd, buf, len, 6);
+	xfsz_restore(&xg);
 	if (close(fd) != 0 && !err)
 		err = -errno;
 	if (!err && rename(tmp, final) != 0)
@@ -161,7 +197,8 @@ static void report(const char *path, int err)
 	const char *hint = (e == ENOENT || e == EACCES || e == EPERM || e == EROFS ||
 			    e == ENAMETOOLONG || e == ENOTDIR) ?
 		"; check that the directory exists and is writable, or set HEAPPROF=prefix=DIR/NAME" :
-		(e == ENOSPC || e == EDQUOT || e == EFBIG) ? "; free some space" : "";
+		(e == ENOSPC || e == EDQUOT) ? "; free some space" :
+		e == EFBIG ? "; raise the file size limit (ulimit -f)" : "";
 
 	if (e > 0 && e < (int)(sizeof(reported) / sizeof(reported[0])) &&
 	    __atomic_exchange_n(&reported[e], 1, __ATOMIC_RELAXED))
