@@ -6,7 +6,8 @@
 #define HP_TRIGGER_H
 
 /* From the sampling slow path: in a forked child, restarts the helper thread the child
- * lost. Costs a load when nothing is to be done. */
+ * lost; at most once a second, checks that the program has not replaced the trigger
+ * signal's handler (and says once if it has). Costs a load and a coarse clock read. */
 void hp_trigger_poll(void);
 
 /* fork child handler: the helper thread did not survive the fork. */
