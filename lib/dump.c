@@ -75,6 +75,30 @@ static const char *symbolize(void *ctx, uint64_t addr)
 	return hp_symtab_lookup(ctx, addr);
 }
 
+typedef struct unloaded_ctx {
+	hp_symtab *st;
+	hp_pprof_mapping **maps;
+	size_t *nmaps;
+	int err;
+} unloaded_ctx;
+
+/* A library unloaded since its frames were recorded: a mapping and names for them too,
+ * where nothing is mapped now. Its mapping is given page-rounded, as /proc/self/maps would. */
+static void add_unloaded(void *arg, const hp_unloaded *u)
+{
+	unloaded_ctx *c = arg;
+	uint64_t page = 4096;
+	int r = hp_procmaps_add(c->maps, c->nmaps, u->start & ~(page - 1),
+				(u->limit + page - 1) & ~(page - 1), u->offset & ~(page - 1),
+				u->path, u->build_id, u->build_id_len);
+
+	if (r == 1)
+		r = hp_symtab_add_file(c->st, u->path, u->bias, u->start, u->limit, u->build_id,
+				       u->build_id_len);
+	if (r < 0)
+		c->err = r;
+}
+
 static int encode(const char *trigger, uint8_t **buf, size_t *len)
 {
 	hp_stack_snap *snap = NULL;
@@ -100,6 +124,13 @@ static int encode(const char *trigger, uint8_t **buf, size_t *len)
 	}
 	if ((err = hp_procmaps_read(&maps, &nmaps)) != 0)
 		goto out;
+	{
+		unloaded_ctx uc = { st, &maps, &nmaps, 0 };
+
+		hp_unwind_unloaded(add_unloaded, &uc);
+		if ((err = uc.err) != 0)
+			goto out;
+	}
 	snprintf(c_version, sizeof(c_version), "heapprof %s", HP_VERSION);
 	snprintf(c_trigger, sizeof(c_trigger), "trigger: %s", trigger);
 	snprintf(c_rate, sizeof(c_rate), "rate: %zu bytes", hp_rate);

@@ -454,3 +454,58 @@ void hp_procmaps_free(hp_pprof_mapping *v, size_t n)
 		free((char *)v[i].file);
 	free(v);
 }
+
+size_t hp_phdr_build_id(const struct dl_phdr_info *info, unsigned char *id)
+{
+	size_t len = 0;
+
+	for (int n = 0; n < info->dlpi_phnum && len == 0; n++) {
+		const ElfW(Phdr) *note = &info->dlpi_phdr[n];
+
+		if (note->p_type != PT_NOTE)
+			continue;
+		for (int i = 0; i < info->dlpi_phnum && len == 0; i++) {
+			const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+			if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_R) ||
+			    note->p_vaddr < ph->p_vaddr ||
+			    note->p_vaddr - ph->p_vaddr > ph->p_filesz ||
+			    note->p_memsz > ph->p_filesz - (note->p_vaddr - ph->p_vaddr))
+				continue;
+			len = hp_notes_build_id(
+				(const unsigned char *)(uintptr_t)(info->dlpi_addr + note->p_vaddr),
+				note->p_memsz, note->p_align, id);
+		}
+	}
+	return len;
+}
+
+int hp_procmaps_add(hp_pprof_mapping **v, size_t *n, uint64_t start, uint64_t limit,
+		    uint64_t offset, const char *path, const unsigned char *build_id, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t plen = strlen(path), i;
+	hp_pprof_mapping *nv;
+	char *s;
+
+	for (i = 0; i < *n; i++)
+		if (start < (*v)[i].limit && (*v)[i].start < limit)
+			return 0;
+	if (len > HP_BUILD_ID_MAX)
+		len = 0;
+	if (!(nv = realloc(*v, (*n + 1) * sizeof(*nv))))
+		return -ENOMEM;
+	*v = nv;
+	if (!(s = malloc(plen + 2 * len + 2)))
+		return -ENOMEM;
+	memcpy(s, path, plen + 1);
+	for (i = 0; i < len; i++) {
+		s[plen + 1 + 2 * i] = hex[build_id[i] >> 4];
+		s[plen + 2 + 2 * i] = hex[build_id[i] & 15];
+	}
+	s[plen + 1 + 2 * len] = '\0';
+	nv[*n] = (hp_pprof_mapping){ start, limit, offset, s, s + plen + 1 };
+	(*n)++;
+	qsort(nv, *n, sizeof(*nv), hp_mapping_cmp);
+	return 1;
+}

@@ -574,35 +574,14 @@ static int hp_range_add(hp_symtab *st, uint64_t start, uint64_t end)
 	return 1;
 }
 
-/* Reads a PT_NOTE in memory only if a readable PT_LOAD maps its bytes from the file
- * (execute-only segments can be unreadable on x86 with protection keys). */
-static void hp_obj_mem_build_id(hp_obj *o, const struct dl_phdr_info *info,
-				const ElfW(Phdr) *note)
-{
-	const ElfW(Phdr) *ph;
-	int i;
-
-	for (i = 0; i < info->dlpi_phnum && o->build_id_len == 0; i++) {
-		ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_R) ||
-		    note->p_vaddr < ph->p_vaddr || note->p_vaddr - ph->p_vaddr > ph->p_filesz ||
-		    note->p_memsz > ph->p_filesz - (note->p_vaddr - ph->p_vaddr))
-			continue;
-		o->build_id_len = hp_notes_build_id(
-			(const unsigned char *)(uintptr_t)(info->dlpi_addr + note->p_vaddr),
-			note->p_memsz, note->p_align, o->build_id);
-	}
-}
-
 static int hp_obj_scan_phdrs(hp_symtab *st, hp_obj *o, const struct dl_phdr_info *info)
 {
 	const ElfW(Phdr) *ph;
 	int i, first = 1;
 
+	o->build_id_len = hp_phdr_build_id(info, o->build_id);
 	for (i = 0; i < info->dlpi_phnum; i++) {
 		ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_NOTE && o->build_id_len == 0)
-			hp_obj_mem_build_id(o, info, ph);
 		if (ph->p_type != PT_LOAD || ph->p_memsz == 0)
 			continue;
 		if (first)
@@ -696,6 +675,29 @@ const char *hp_symtab_lookup(hp_symtab *st, uint64_t addr)
 	if (!o->loaded)
 		hp_obj_load(o);
 	return o->nsyms ? hp_obj_find(o, addr) : NULL;
+}
+
+int hp_symtab_add_file(hp_symtab *st, const char *path, uint64_t bias, uint64_t start,
+		       uint64_t end, const unsigned char *build_id, size_t len)
+{
+	hp_obj *o;
+	size_t i;
+
+	for (i = 0; i < st->nranges; i++)
+		if (start < st->ranges[i].end && st->ranges[i].start < end)
+			return 0;
+	if (len > HP_BUILD_ID_MAX || !(o = hp_obj_add(st)))
+		return -ENOMEM;
+	o->bias = o->image = bias;
+	memcpy(o->build_id, build_id, len);
+	o->build_id_len = len;
+	if (!(o->path = strdup(path)))
+		return -ENOMEM;	/* the object stays, with no kind and no range: harmless */
+	o->kind = HP_OBJ_FILE;
+	if (!hp_range_add(st, start, end))
+		return -ENOMEM;
+	qsort(st->ranges, st->nranges, sizeof *st->ranges, hp_range_cmp);
+	return 0;
 }
 
 void hp_symtab_free(hp_symtab *st)

@@ -4,6 +4,7 @@
  * Dumper side only: may call malloc and open files; takes no profiler lock. */
 #ifndef HP_SYMTAB_H
 #define HP_SYMTAB_H
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct hp_symtab hp_symtab;
@@ -17,6 +18,13 @@ hp_symtab *hp_symtab_new(void);
  * symbol matches nothing), so an address is never given a neighbour's name.
  * The string stays valid until hp_symtab_free. */
 const char *hp_symtab_lookup(hp_symtab *st, uint64_t addr);
+
+/* Adds an object that is no longer loaded (dlclose'd): the file at path, loaded with bias,
+ * whose code was at [start, end), with the build id it had (len bytes, 0 if unknown), so
+ * that addresses recorded while it was loaded still get names. Ignored if the range
+ * overlaps an object in the snapshot: what is loaded now wins. 0, or -ENOMEM. */
+int hp_symtab_add_file(hp_symtab *st, const char *path, uint64_t bias, uint64_t start,
+		       uint64_t end, const unsigned char *build_id, size_t len);
 
 void hp_symtab_free(hp_symtab *st);
 

@@ -34,6 +34,7 @@
 #include <libunwind.h>
 
 #include "arena.h"
+#include "procmaps.h"
 #include "unwind.h"
 
 /* The generic library's table search (exported, used by libunwind-ptrace). */
@@ -46,6 +47,10 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
 
 typedef struct object {
 	uintptr_t text_lo, text_hi;			/* executable segment */
+	uintptr_t bias, text_off;			/* load bias; file offset of the text */
+	char *name;					/* copied path, or NULL (main program) */
+	unsigned char build_id[HP_BUILD_ID_MAX];
+	size_t build_id_len;
 	uintptr_t seg_lo[MAX_SEGS], seg_hi[MAX_SEGS];	/* readable segments */
 	int nsegs;
 	int has_table;
@@ -66,6 +71,18 @@ static unsigned long long gen_adds, gen_subs;	/* guarded by unwind_lock */
 static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;
 static object scratch[MAX_OBJECTS];		/* guarded by refresh_lock */
 static int nscratch;				/* guarded by refresh_lock */
+
+/* Objects that were unloaded after we saw them, so that a dump can still name the frames
+ * recorded while they were loaded. Pushed under refresh_lock (and unwind_lock for
+ * writing); never freed or changed once published, so a dump walks it with no lock. */
+#define MAX_GONE 1024
+typedef struct gone {
+	struct gone *next;
+	hp_unloaded u;
+	unsigned char build_id[HP_BUILD_ID_MAX];
+} gone;
+static gone *gone_head;				/* published with release stores */
+static int ngone;				/* guarded by refresh_lock */
 
 static unw_addr_space_t as;
 static uintptr_t self_lo, self_hi;	/* our own text: frames here are skipped */
@@ -99,6 +116,7 @@ static void describe(struct dl_phdr_info *info, object *o)
 	size_t count;
 
 	memset(o, 0, sizeof(*o));
+	o->bias = info->dlpi_addr;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
@@ -110,6 +128,7 @@ static void describe(struct dl_phdr_info *info, object *o)
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
 			o->text_lo = lo;
 			o->text_hi = hi;
+			o->text_off = ph->p_offset;
 		}
 		if (ph->p_type == PT_GNU_EH_FRAME)
 			hdr = (const uint8_t *)lo;
@@ -125,14 +144,78 @@ static void describe(struct dl_phdr_info *info, object *o)
 	o->has_table = 1;
 }
 
+/* Gives o the name and build id it had in the current list, or copies them the first time
+ * an object is seen (its name string goes away with it at dlclose). Under refresh_lock. */
+static void identify(struct dl_phdr_info *info, object *o)
+{
+	size_t len;
+
+	for (int i = 0; i < nobjects; i++)
+		if (objects[i].bias == o->bias && objects[i].text_lo == o->text_lo &&
+		    (objects[i].name ? info->dlpi_name && !strcmp(objects[i].name, info->dlpi_name)
+				     : !info->dlpi_name || info->dlpi_name[0] != '/')) {
+			o->name = objects[i].name;
+			memcpy(o->build_id, objects[i].build_id, objects[i].build_id_len);
+			o->build_id_len = objects[i].build_id_len;
+			return;
+		}
+	if (!info->dlpi_name || info->dlpi_name[0] != '/')
+		return;	/* the main program (never unloaded), the vdso */
+	len = strlen(info->dlpi_name) + 1;
+	if ((o->name = hp_ialloc(len)) != NULL)
+		memcpy(o->name, info->dlpi_name, len);
+	o->build_id_len = hp_phdr_build_id(info, o->build_id);
+}
+
 static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	if (nscratch < MAX_OBJECTS) {
 		describe(info, &scratch[nscratch]);
 		if (scratch[nscratch].text_hi)
-			nscratch++;
+			identify(info, &scratch[nscratch++]);
 	}
 	return 0;
+}
+
+static int same_place(const hp_unloaded *u, const object *o)
+{
+	return u->bias == o->bias && u->start == o->text_lo && strcmp(u->path, o->name) == 0;
+}
+
+/* o is no longer loaded: remembers it (taking its name), unless it is remembered already
+ * (the same library loaded at the same place again). Under refresh_lock. */
+static void retire(object *o)
+{
+	gone *g;
+
+	for (g = gone_head; g; g = g->next)
+		if (same_place(&g->u, o)) {
+			hp_ifree(o->name);
+			return;
+		}
+	if (ngone >= MAX_GONE || !(g = hp_ialloc(sizeof(*g)))) {
+		hp_ifree(o->name);
+		return;
+	}
+	memcpy(g->build_id, o->build_id, o->build_id_len);
+	g->u = (hp_unloaded){ o->name, o->bias, o->text_lo, o->text_hi, o->text_off,
+			      g->build_id, o->build_id_len };
+	g->next = gone_head;
+	ngone++;
+	__atomic_store_n(&gone_head, g, __ATOMIC_RELEASE);
+}
+
+/* Objects of the current list that are not in scratch have gone. Under refresh_lock. */
+static void retire_departed(void)
+{
+	for (int i = 0; i < nobjects; i++) {
+		int kept = !objects[i].name;
+
+		for (int j = 0; j < nscratch && !kept; j++)
+			kept = scratch[j].name == objects[i].name;
+		if (!kept)
+			retire(&objects[i]);
+	}
 }
 
 /* The frame rules (libunwind's register state) of return addresses seen before, so that a
@@ -230,8 +313,10 @@ static void refresh_objects(void)
 	dl_iterate_phdr(collect, NULL);
 	pthread_rwlock_unlock(&unwind_lock);
 	pthread_rwlock_wrlock(&unwind_lock);
-	if (g.subs != gen_subs)
+	if (g.subs != gen_subs) {
 		forget_rules();	/* an object went away: its addresses may be reused */
+		retire_departed();
+	}
 	memcpy(objects, scratch, (size_t)nscratch * sizeof(*objects));
 	nobjects = nscratch;
 	gen_adds = g.adds;
@@ -489,6 +574,19 @@ int hp_unwind_capture(uint64_t *pcs, int max)
 out:
 	pthread_rwlock_unlock(&unwind_lock);
 	return n;
+}
+
+void hp_unwind_unloaded(hp_unloaded_fn fn, void *ctx)
+{
+	const gone *g;
+
+	if (!ready)
+		return;
+	pthread_rwlock_rdlock(&unwind_lock);
+	refresh_objects();	/* unloads since the last sample */
+	pthread_rwlock_unlock(&unwind_lock);
+	for (g = __atomic_load_n(&gone_head, __ATOMIC_ACQUIRE); g; g = g->next)
+		fn(ctx, &g->u);
 }
 
 void hp_unwind_loader_enter(void)

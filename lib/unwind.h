@@ -4,6 +4,7 @@
  * caller. */
 #ifndef HP_UNWIND_H
 #define HP_UNWIND_H
+#include <stddef.h>
 #include <stdint.h>
 
 /* Initialises libunwind once (per-thread caches, see unwind.c). 0 or -errno. */
@@ -12,6 +13,22 @@ int hp_unwind_init(void);
 /* Fills pcs with up to max return addresses, innermost first; returns how many. Takes no
  * profiler lock; must be called with the thread's re-entrancy guard set. */
 int hp_unwind_capture(uint64_t *pcs, int max);
+
+/* An object (shared library) that was unloaded after frames in it were recorded. */
+typedef struct hp_unloaded {
+	const char *path;
+	uint64_t bias;			/* load bias it had */
+	uint64_t start, limit, offset;	/* its executable segment, and that segment's file offset */
+	const unsigned char *build_id;
+	size_t build_id_len;		/* 0: none */
+} hp_unloaded;
+
+typedef void (*hp_unloaded_fn)(void *ctx, const hp_unloaded *u);
+
+/* Calls fn for every object seen loaded and since unloaded (newest first; the same file at
+ * the same place once), after catching up with the loader. For the dump: such frames are
+ * in no current mapping. Takes the unwind lock for reading; fn runs with no lock held. */
+void hp_unwind_unloaded(hp_unloaded_fn fn, void *ctx);
 
 /* Around any other dl_iterate_phdr call of the profiler (the dump's symbol snapshot):
  * glibc does not reset the loader's dl_iterate_phdr lock in a fork child, so fork must not
