@@ -192,18 +192,31 @@ static void xfsz_restore(xfsz_guard *g)
 	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
+/* The temporary file's name: in final's directory, short (a final name that fits NAME_MAX
+ * must not fail for want of room for a suffix), hidden, and hard to predict. */
+static unsigned writes;	/* guarded by dump_lock: profiles this process tried to write */
+
+static void tmp_name(char *tmp, size_t size, const char *final, unsigned attempt)
+{
+	const char *slash = strrchr(final, '/');
+	int dirlen = slash ? (int)(slash - final) + 1 : 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(tmp, size, "%.*s.heapprof.%d.%u.%08lx.tmp", dirlen, final, (int)getpid(), writes,
+		 (unsigned long)(((uint64_t)ts.tv_nsec * 2654435761u + attempt) & 0xffffffffu));
+}
+
 static int write_file(const char *final, const uint8_t *buf, size_t len)
 {
-	char tmp[HP_PATH_MAX + 32];
-	struct timespec ts;
+	char tmp[HP_PATH_MAX + 64];
 	xfsz_guard xg;
 	int fd = -1, err;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	/* An unpredictable name; O_EXCL|O_NOFOLLOW refuse anything planted there anyway. */
+	/* O_EXCL|O_NOFOLLOW refuse anything planted at the name. */
+	writes++;
 	for (unsigned i = 0; i < 16 && fd < 0; i++) {
-		snprintf(tmp, sizeof(tmp), "%s.tmp.%lx", final,
-			 (unsigned long)ts.tv_nsec * 2654435761ul + i);
+		tmp_name(tmp, sizeof(tmp), final, i);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0 && errno != EEXIST)
 			break;
@@ -222,19 +235,39 @@ static int write_file(const char *final, const uint8_t *buf, size_t len)
 	return err;
 }
 
+static const char *hint_for(int e)
+{
+	switch (e) {
+	case ENOENT: case EACCES: case EROFS: case ENAMETOOLONG: case ENOTDIR:
+		return "; check that the directory exists and is writable, or set "
+		       "HEAPPROF=prefix=DIR/NAME";
+	case EPERM: case EEXIST:
+		return "; another user's file may be in the way (a shared directory?): set "
+		       "HEAPPROF=prefix=DIR/NAME to a directory of your own";
+	case ENOSPC: case EDQUOT:
+		return "; free some space";
+	case EFBIG:
+		return "; raise the file size limit (ulimit -f)";
+	default:
+		return "";
+	}
+}
+
 static void report(const char *path, int err)
 {
 	int e = -err;
-	const char *hint = (e == ENOENT || e == EACCES || e == EPERM || e == EROFS ||
-			    e == ENAMETOOLONG || e == ENOTDIR) ?
-		"; check that the directory exists and is writable, or set HEAPPROF=prefix=DIR/NAME" :
-		(e == ENOSPC || e == EDQUOT) ? "; free some space" :
-		e == EFBIG ? "; raise the file size limit (ulimit -f)" : "";
+	size_t n = strlen(path);
 
 	if (e > 0 && e < (int)(sizeof(reported) / sizeof(reported[0])) &&
 	    __atomic_exchange_n(&reported[e], 1, __ATOMIC_RELAXED))
 		return;
-	hp_log("cannot write profile %s: %s%s (the program runs on)", path, strerror(e), hint);
+	/* The message must keep the error and the fix: a long path loses its middle. */
+	if (n > 200)
+		hp_log("cannot write profile %.80s...%s: %s%s (the program runs on)", path,
+		       path + n - 100, strerror(e), hint_for(e));
+	else
+		hp_log("cannot write profile %s: %s%s (the program runs on)", path, strerror(e),
+		       hint_for(e));
 }
 
 static int dump_locked(const char *path, const char *trigger)
