@@ -1,0 +1,78 @@
+#!/bin/bash
+# tests/hazards/unprotected.sh: the hazard tests can fail. (make stress)
+#
+# For each protection listed below, builds a copy of libheapprof.so with that protection
+# taken out (a patch in tests/hazards/unprotected/), runs the hazard test that guards it
+# against that copy (HP_LIB pointing at it), and expects the test to FAIL. A test that
+# still passes without its protection proves nothing: that is a failure here.
+# The same tests pass against the real library in make check / make stress.
+#
+# The copies are compiled directly with $CC (the flags of lib_libheapprof_la in
+# Makefile.am) and linked with the build's lib/libjemalloc_hp.a. A patch that no longer
+# applies is a failure saying so: regenerate it against the current lib/.
+set -u
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+
+need_env
+need_tool patch timeout "${CC:-cc}"
+
+# patch | test script | what the test shows | extra environment for the test
+PROTECTIONS="
+unwind-local|tests/hazards/unw_deadlock.sh|libunwind's local unwinder deadlocks against a thread allocating inside dl_iterate_phdr|
+unwind-local|tests/hazards/proc_fdreuse.sh|libunwind's validation pipe writes into the program's reused descriptors|
+no-atfork|tests/hazards/proc_fork.sh|forked children hang on profiler locks held by other threads|
+no-defer|tests/hazards/unw_sigalloc.sh|a signal handler freeing a sampled block deadlocks on a shard lock|
+no-xfsz|tests/hazards/out_fsize.sh|a profile past ulimit -f kills the program with SIGXFSZ|
+unsafe-write|tests/hazards/out_planted.sh|a planted symlink or FIFO at the profile's name is followed|
+no-secure|tests/hazards/setuid.sh|a set-uid program obeys the invoker's HEAPPROF|
+"
+
+JE=$top_builddir/lib/libjemalloc_hp.a
+[ -f "$JE" ]
+ok $? "the build's lib/libjemalloc_hp.a exists" || done_testing
+
+# build_variant PATCH: a copy of lib/ with PATCH applied, compiled to $tmp/PATCH/libheapprof.so.
+build_variant() {
+	local name=$1 d=$tmp/$1
+	rm -rf "$d" && mkdir -p "$d" && cp -r "$top_srcdir/lib" "$top_srcdir/include" "$d/" || return 1
+	if ! (cd "$d" && patch -p1 -s <"$top_srcdir/tests/hazards/unprotected/$name.patch") \
+		>"$d.patch.log" 2>&1; then
+		diag "patch $name.patch does not apply to lib/: regenerate it"
+		diag_file "$d.patch.log"
+		return 1
+	fi
+	# shellcheck disable=SC2086
+	${CC:-cc} -std=gnu11 -O2 -g -fPIC -shared -fvisibility=hidden -ftls-model=initial-exec \
+		-fno-semantic-interposition -fno-plt -D_GNU_SOURCE -DHP_VERSION='"unprotected"' \
+		-I"$d/include" -I"$d/lib" -o "$d/libheapprof.so" "$d"/lib/*.c \
+		-Wl,--version-script="$d/lib/exports.map" -Wl,-z,now -Wl,-Bsymbolic-functions \
+		"$JE" -lunwind-x86_64 -lunwind -lz -lm -lpthread -ldl >"$d.cc.log" 2>&1 ||
+		{ diag_file "$d.cc.log" 30; return 1; }
+}
+
+built=" "
+while IFS='|' read -r patch test what env; do
+	[ -n "$patch" ] || continue
+	case $built in
+	*" $patch "*) ;;
+	*)
+		build_variant "$patch"
+		ok $? "a library without protection '$patch' builds" || continue
+		built="$built$patch "
+		;;
+	esac
+	if [ ! -f "$top_srcdir/$test" ]; then
+		fail "$test exists"
+		continue
+	fi
+	# The test's own scratch dirs and timeouts apply; its TAP goes to a log.
+	log=$tmp/$patch.$(basename "$test").log
+	(cd "$top_builddir" && env $env HP_LIB="$tmp/$patch/libheapprof.so" \
+		timeout 600 bash "$top_srcdir/$test") >"$log" 2>&1
+	status=$?
+	nfail=$(grep -c '^not ok' "$log")
+	[ "$status" -ne 0 ] && [ "$nfail" -gt 0 ]
+	ok $? "without '$patch', $(basename "$test") fails ($nfail not ok, status $status): $what"
+	grep '^not ok' "$log" | head -5 | sed 's/^/#   /'
+done <<<"$PROTECTIONS"
+done_testing
