@@ -132,6 +132,13 @@ static void record(void *p, size_t size)
 
 	if (!s)
 		return;
+	if (!hp_is_sampled(p)) {
+		/* jemalloc served it from another arena (it does so for a thread whose
+		 * jemalloc state was already torn down: pthread key destructors at thread
+		 * exit). Its free will not come to us: counted as allocated, never in use. */
+		hp_stacktab_sub(s, size, w);
+		return;
+	}
 	if (hp_livemap_insert((uintptr_t)p, s, size, w) != 0) {
 		/* Not findable at free time: take it back rather than count it live forever. */
 		hp_stacktab_sub(s, size, w);
