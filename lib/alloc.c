@@ -44,13 +44,17 @@ static __attribute__((noinline)) int slow_tick(size_t n)
 }
 
 /* The counter update as one read-modify-write instruction whose flags decide: the compiler
- * would otherwise load, subtract, store and test (three instructions more per malloc). */
+ * would otherwise load, subtract, store and test (three instructions more per malloc).
+ * The counter is never negative when this runs, so "n >= bytes_left, unsigned" (borrow or
+ * zero) is the slow-path test: the same as "bytes_left - n <= 0" for every sane n, and
+ * also true for a request over PTRDIFF_MAX (malloc(SIZE_MAX)), which as a signed
+ * subtraction would add to the counter and stop this thread's sampling for a long time. */
 static inline int sample_this(size_t n)
 {
-	int le;
+	int be;
 
-	__asm__("subq %2, %0" : "+m"(hp_tls.bytes_left), "=@ccle"(le) : "r"(n));
-	return HP_UNLIKELY(le) && slow_tick(n);
+	__asm__("subq %2, %0" : "+m"(hp_tls.bytes_left), "=@ccbe"(be) : "r"(n));
+	return HP_UNLIKELY(be) && slow_tick(n);
 }
 
 static void *enomem(void)
@@ -112,7 +116,8 @@ HP_EXPORT void *realloc(void *p, size_t n)
 	sampled = sample_this(n);
 	if (HP_UNLIKELY(sampled || hp_maybe_sampled(p)) && (sampled || hp_is_sampled(p)))
 		return realloc_move(p, n, sampled);
-	return hpje_realloc(p, n);
+	/* jemalloc's realloc leaves errno alone when the size overflows its classes */
+	return (p = hpje_realloc(p, n)) ? p : enomem();
 }
 
 HP_EXPORT void *reallocarray(void *p, size_t a, size_t b)
@@ -136,11 +141,12 @@ void *hp_alloc_aligned(size_t align, size_t n)
 }
 
 /* glibc 2.36's memalign, which aligned_alloc also is: small alignments are malloc's, an
- * alignment that is not a power of two is rounded up to one, an impossible one is EINVAL. */
+ * alignment that is not a power of two is rounded up to one, an impossible one is EINVAL.
+ * jemalloc's 8-byte class is only 8-aligned: a smaller block asks for at least align. */
 HP_EXPORT void *memalign(size_t align, size_t n)
 {
 	if (align <= 16)
-		return malloc(n);
+		return malloc(n < align ? align : n);
 	if (align > SIZE_MAX / 2 + 1) {
 		errno = EINVAL;
 		return NULL;
@@ -164,7 +170,7 @@ HP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 
 	if (align < sizeof(void *) || (align & (align - 1)))
 		return EINVAL;
-	p = (align <= 16) ? malloc(n) : memalign(align, n);
+	p = memalign(align, n);
 	errno = saved;
 	if (!p)
 		return ENOMEM;

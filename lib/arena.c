@@ -48,7 +48,7 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t a
 		if (end < start || end > limit) {
 			/* A request that could never fit (new char[1ull << 62]) is just ENOMEM;
 			 * only a modest one that no longer fits means the range is full. */
-			if (size <= hp_range_size / 16)
+			if (size <= hp_range_size / 16 && alignment <= hp_range_size / 16)
 				hp_log_once(&range_full_reported, "the sampled arena's address range "
 					    "is full; further samples are not recorded (lower the rate)");
 			return NULL;

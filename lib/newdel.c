@@ -44,7 +44,7 @@ static void *try_alloc(size_t n, size_t al)
 {
 	if (n == 0)
 		n = 1;	/* new of size 0 returns a distinct pointer */
-	return al > 16 ? hp_alloc_aligned(al, n) : malloc(n);
+	return al > 16 ? hp_alloc_aligned(al, n) : malloc(n < al ? al : n);
 }
 
 /* Out of memory: the standard's retry loop. */
