@@ -20,6 +20,7 @@
  *   rest.
  * Caching is off in libunwind (UNW_CACHE_NONE): it holds no lock of its own across anything.
  * We cache instead, per return address, the frame rule libunwind computed (see step()). */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -27,13 +28,17 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <libunwind.h>
 
+#include "alloc.h"
 #include "arena.h"
+#include "prof.h"
 #include "procmaps.h"
 #include "unwind.h"
 
@@ -57,20 +62,60 @@ typedef struct object {
 	unw_dyn_info_t di;				/* its .eh_frame_hdr search table */
 } object;
 
-/* The loaded objects as of generation (adds, subs) of the loader's list. Readers (unwinding
- * threads) hold unwind_lock for reading; a refresh copies a new list in under the write
- * lock. fork's prepare handler also takes it for writing, so that no thread is inside
- * libunwind (its mempool lock) when the process forks. */
-static pthread_rwlock_t unwind_lock = PTHREAD_RWLOCK_INITIALIZER;
-static object objects[MAX_OBJECTS];		/* guarded by unwind_lock */
-static int nobjects;				/* guarded by unwind_lock */
-static unsigned long long gen_adds, gen_subs;	/* guarded by unwind_lock */
+/* Unwinding threads hold unwind_lock for reading; only fork's prepare handler takes it for
+ * writing, so that no thread is inside libunwind (its mempool lock) or inside glibc's
+ * dl_iterate_phdr when the process forks. */
+static pthread_rwlock_t unwind_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
-/* A refresh collects into scratch under refresh_lock (only ever try-locked, so nobody
- * waits for it) and unwind_lock for reading, then copies under unwind_lock for writing. */
-static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;
-static object scratch[MAX_OBJECTS];		/* guarded by refresh_lock */
-static int nscratch;				/* guarded by refresh_lock */
+/* The loaded objects as of generation (adds, subs) of the loader's list, as immutable
+ * snapshots: a refresh fills a free slot and publishes it as `current`; a walk pins the
+ * snapshot it uses (refs) and never waits for anybody. A slot is refilled only when it is
+ * not current and nobody pins it; a walk that loaded `current` pins, then checks it is
+ * still current (else unpins and tries again), so it never reads a slot being refilled.
+ * No refresh waits for readers to leave: one that would is the deadlock with the loader
+ * lock (a thread in a dl_iterate_phdr callback of the program) this design avoids. */
+#define NSNAPS 4
+typedef struct snapshot {
+	int refs;				/* atomic: walks using it */
+	int n;
+	unsigned long long adds, subs;
+	object v[MAX_OBJECTS];
+} snapshot;
+static snapshot snaps[NSNAPS];
+static snapshot *current;			/* atomic; NULL before the first refresh */
+static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;	/* only try-locked */
+static __thread snapshot *walk_snap;		/* the snapshot this thread's walk pinned */
+
+static snapshot *pin(void)
+{
+	snapshot *s;
+
+	while ((s = __atomic_load_n(&current, __ATOMIC_ACQUIRE)) != NULL) {
+		__atomic_fetch_add(&s->refs, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&current, __ATOMIC_SEQ_CST) == s)
+			return s;
+		__atomic_fetch_sub(&s->refs, 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static void unpin(snapshot *s)
+{
+	if (s)
+		__atomic_fetch_sub(&s->refs, 1, __ATOMIC_RELEASE);
+}
+
+/* A slot to fill: not current, pinned by nobody. Under refresh_lock. */
+static snapshot *free_slot(void)
+{
+	snapshot *cur = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < NSNAPS; i++)
+		if (&snaps[i] != cur && __atomic_load_n(&snaps[i].refs, __ATOMIC_SEQ_CST) == 0)
+			return &snaps[i];
+	return NULL;
+}
+
 
 /* Objects that were unloaded after we saw them, so that a dump can still name the frames
  * recorded while they were loaded. Pushed under refresh_lock (and unwind_lock for
@@ -83,6 +128,11 @@ typedef struct gone {
 } gone;
 static gone *gone_head;				/* published with release stores */
 static int ngone;				/* guarded by refresh_lock */
+
+/* The loader's list changed and this walk could not bring ours up to date: an object in it
+ * may be gone and its range reused. The walk then trusts no object segment (every read
+ * outside its stack is checked with the kernel) and neither uses nor fills the rule cache. */
+static __thread int list_stale;
 
 static unw_addr_space_t as;
 static uintptr_t self_lo, self_hi;	/* our own text: frames here are skipped */
@@ -148,17 +198,21 @@ static void describe(struct dl_phdr_info *info, object *o)
  * an object is seen (its name string goes away with it at dlclose). Under refresh_lock. */
 static void identify(struct dl_phdr_info *info, object *o)
 {
+	const snapshot *cur = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
 	size_t len;
 
-	for (int i = 0; i < nobjects; i++)
-		if (objects[i].bias == o->bias && objects[i].text_lo == o->text_lo &&
-		    (objects[i].name ? info->dlpi_name && !strcmp(objects[i].name, info->dlpi_name)
-				     : !info->dlpi_name || info->dlpi_name[0] != '/')) {
-			o->name = objects[i].name;
-			memcpy(o->build_id, objects[i].build_id, objects[i].build_id_len);
-			o->build_id_len = objects[i].build_id_len;
+	for (int i = 0; cur && i < cur->n; i++) {
+		const object *c = &cur->v[i];
+
+		if (c->bias == o->bias && c->text_lo == o->text_lo &&
+		    (c->name ? info->dlpi_name && !strcmp(c->name, info->dlpi_name)
+			     : !info->dlpi_name || info->dlpi_name[0] != '/')) {
+			o->name = c->name;
+			memcpy(o->build_id, c->build_id, c->build_id_len);
+			o->build_id_len = c->build_id_len;
 			return;
 		}
+	}
 	if (!info->dlpi_name || info->dlpi_name[0] != '/')
 		return;	/* the main program (never unloaded), the vdso */
 	len = strlen(info->dlpi_name) + 1;
@@ -167,12 +221,56 @@ static void identify(struct dl_phdr_info *info, object *o)
 	o->build_id_len = hp_phdr_build_id(info, o->build_id);
 }
 
+typedef struct generation {
+	unsigned long long adds, subs;
+} generation;
+
+static int read_generation(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	generation *g = arg;
+
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+		g->adds = info->dlpi_adds;
+		g->subs = info->dlpi_subs;
+	}
+	return 1;	/* the first object is enough */
+}
+
+/* A rebuild in progress. refresh_lock is only ever try-locked from inside this callback,
+ * that is while the thread holds the loader lock: nobody holding refresh_lock waits for
+ * the loader lock, so a thread inside a dl_iterate_phdr callback of the program can
+ * rebuild too (the loader lock is recursive). */
+typedef struct rebuild {
+	int started, locked;
+	generation gen;		/* of the loader's list, read under its lock */
+	snapshot *fresh;	/* the slot being filled */
+} rebuild;
+
 static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	if (nscratch < MAX_OBJECTS) {
-		describe(info, &scratch[nscratch]);
-		if (scratch[nscratch].text_hi)
-			identify(info, &scratch[nscratch++]);
+	rebuild *rb = arg;
+
+	if (!rb->started) {
+		const snapshot *cur = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+
+		rb->started = 1;
+		read_generation(info, size, &rb->gen);
+		if (pthread_mutex_trylock(&refresh_lock) != 0)
+			return 1;
+		rb->locked = 1;
+		if ((cur && cur->adds == rb->gen.adds && cur->subs == rb->gen.subs) ||
+		    (rb->fresh = free_slot()) == NULL)
+			return 1;	/* done by another thread meanwhile, or no free slot */
+		rb->fresh->n = 0;
+	}
+	if (rb->fresh->n < MAX_OBJECTS) {
+		object *o = &rb->fresh->v[rb->fresh->n];
+
+		describe(info, o);
+		if (o->text_hi) {
+			identify(info, o);
+			rb->fresh->n++;
+		}
 	}
 	return 0;
 }
@@ -205,16 +303,17 @@ static void retire(object *o)
 	__atomic_store_n(&gone_head, g, __ATOMIC_RELEASE);
 }
 
-/* Objects of the current list that are not in scratch have gone. Under refresh_lock. */
-static void retire_departed(void)
+/* Objects of the current snapshot that are not in the fresh one have gone. Under
+ * refresh_lock. */
+static void retire_departed(const snapshot *fresh, snapshot *cur)
 {
-	for (int i = 0; i < nobjects; i++) {
-		int kept = !objects[i].name;
+	for (int i = 0; cur && i < cur->n; i++) {
+		int kept = !cur->v[i].name;
 
-		for (int j = 0; j < nscratch && !kept; j++)
-			kept = scratch[j].name == objects[i].name;
+		for (int j = 0; j < fresh->n && !kept; j++)
+			kept = fresh->v[j].name == cur->v[i].name;
 		if (!kept)
-			retire(&objects[i]);
+			retire(&cur->v[i]);
 	}
 }
 
@@ -224,6 +323,7 @@ static void retire_departed(void)
  * live as long as the process (bounded by its call sites); a dlclose empties the table. */
 typedef struct rule {
 	uintptr_t key;		/* return address - 1 */
+	unsigned long long subs;	/* the loader's unload count it is valid for */
 	size_t size;
 	unsigned char state[];	/* libunwind's dwarf_reg_state for the row holding key */
 } rule;
@@ -257,6 +357,7 @@ static int keep_row(void *token, void *data, size_t size, unw_word_t lo, unw_wor
 	if ((r = hp_ialloc(sizeof(*r) + size)) == NULL)
 		return 0;
 	r->key = rs->key;
+	r->subs = walk_snap->subs;
 	r->size = size;
 	memcpy(r->state, data, size);
 	rs->found = r;
@@ -271,7 +372,9 @@ static int step(unw_cursor_t *cur, uintptr_t ip)
 	rule **slot = rule_slot(key), *r = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	rule_search rs = { key, NULL };
 
-	if (!r || r->key != key) {
+	if (list_stale)
+		return unw_step(cur);
+	if (!r || r->key != key || r->subs != walk_snap->subs) {
 		if (unw_reg_states_iterate(cur, keep_row, &rs) < 0 || !rs.found)
 			return unw_step(cur);	/* signal frames, odd tables: the full step */
 		r = rs.found;
@@ -280,19 +383,91 @@ static int step(unw_cursor_t *cur, uintptr_t ip)
 	return unw_apply_reg_state(cur, r->state);
 }
 
-typedef struct generation {
-	unsigned long long adds, subs;
-} generation;
+/* --- the unwind lock and the loader ----------------------------------------------------
+ * unwind_lock prefers writers (so that fork's prepare handler is not starved by threads
+ * that call dl_iterate_phdr without pause); a thread never takes it twice for reading
+ * (read_depth counts), and every wait for it is bounded: a thread that cannot have it in
+ * time goes without (a sample without a stack) rather than risk a deadlock with the
+ * loader lock, which this module cannot see. */
+#define READ_WAIT_MS 200
 
-static int read_generation(struct dl_phdr_info *info, size_t size, void *arg)
+static __thread int read_depth;	/* holds of unwind_lock for reading by this thread */
+static __thread int phdr_depth;	/* inside the program's dl_iterate_phdr (our wrapper) */
+static __thread int loader_held;	/* hp_unwind_loader_enter took the read lock */
+
+typedef int (*lock_fn)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+
+static int timed_lock(lock_fn fn, long ms)
 {
-	generation *g = arg;
+	struct timespec t;
 
-	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
-		g->adds = info->dlpi_adds;
-		g->subs = info->dlpi_subs;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
 	}
-	return 1;	/* the first object is enough */
+	return fn(&unwind_lock, CLOCK_MONOTONIC, &t) == 0;
+}
+
+static int read_enter(long ms)
+{
+	if (read_depth > 0 || timed_lock(pthread_rwlock_clockrdlock, ms)) {
+		read_depth++;
+		return 1;
+	}
+	return 0;
+}
+
+static void read_exit(void)
+{
+	if (--read_depth == 0)
+		pthread_rwlock_unlock(&unwind_lock);
+}
+
+/* glibc's dl_iterate_phdr. The library exports its own (below), so that the program's calls
+ * also hold the read lock: fork's prepare handler then waits until no thread is inside
+ * dl_iterate_phdr, whose lock glibc does not reset in the child. Our own calls go to
+ * glibc's directly, with the read lock held. */
+typedef int (*phdr_cb)(struct dl_phdr_info *, size_t, void *);
+typedef int (*iterate_fn)(phdr_cb, void *);
+static iterate_fn real_iterate;
+
+static iterate_fn find_iterate(void)
+{
+	iterate_fn f = __atomic_load_n(&real_iterate, __ATOMIC_ACQUIRE);
+
+	if (!f) {
+		hp_tls.guard++;	/* dlsym may allocate: not sampled */
+		f = (iterate_fn)dlsym(RTLD_NEXT, "dl_iterate_phdr");
+		hp_guard_exit();
+		__atomic_store_n(&real_iterate, f, __ATOMIC_RELEASE);
+	}
+	return f;
+}
+
+static int iterate(phdr_cb cb, void *data)
+{
+	iterate_fn f = find_iterate();
+
+	return f ? f(cb, data) : 0;
+}
+
+/* The program's calls wait for the read lock as long as it takes (only fork's prepare
+ * handler holds it for writing, briefly): a call let through unguarded could leave the
+ * loader's lock held in a fork child. */
+HP_EXPORT int dl_iterate_phdr(phdr_cb cb, void *data)
+{
+	int r;
+
+	if (read_depth++ == 0)
+		pthread_rwlock_rdlock(&unwind_lock);
+	phdr_depth++;
+	r = iterate(cb, data);
+	phdr_depth--;
+	read_exit();
+	return r;
 }
 
 /* Brings the object list up to date with the loader's, if it changed (dlopen, dlclose).
@@ -300,62 +475,112 @@ static int read_generation(struct dl_phdr_info *info, size_t size, void *arg)
  * Called and returning with unwind_lock held for reading: every dl_iterate_phdr call of
  * ours runs under it, so fork's prepare handler (which takes it for writing) never forks
  * while one of our threads holds the loader's lock for dl_iterate_phdr, which glibc does
- * not reset in the child. A rebuild that would wait for another one is skipped. */
+ * not reset in the child.
+ * A refresh never waits: if another is under way or no slot is free, this walk goes on with
+ * the snapshot it has, marked stale (see list_stale). Pins the snapshot for the walk
+ * (walk_snap); the caller unpins it. */
 static void refresh_objects(void)
 {
 	generation g = { 0, 0 };
+	snapshot *cur;
 
-	dl_iterate_phdr(read_generation, &g);
-	if ((nobjects && g.adds == gen_adds && g.subs == gen_subs) ||
-	    pthread_mutex_trylock(&refresh_lock) != 0)
-		return;
-	nscratch = 0;
-	dl_iterate_phdr(collect, NULL);
-	pthread_rwlock_unlock(&unwind_lock);
-	pthread_rwlock_wrlock(&unwind_lock);
-	if (g.subs != gen_subs) {
-		forget_rules();	/* an object went away: its addresses may be reused */
-		retire_departed();
+	iterate(read_generation, &g);
+	cur = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+	if (!cur || g.adds != cur->adds || g.subs != cur->subs) {
+		rebuild rb = { 0, 0, { 0, 0 }, NULL };
+
+		iterate(collect, &rb);
+		if (rb.locked) {
+			cur = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+			if (rb.fresh) {
+				rb.fresh->adds = rb.gen.adds;
+				rb.fresh->subs = rb.gen.subs;
+				if (cur && rb.gen.subs != cur->subs) {
+					forget_rules();	/* an object went away: its range may be reused */
+					retire_departed(rb.fresh, cur);
+				}
+				__atomic_store_n(&current, rb.fresh, __ATOMIC_SEQ_CST);
+			}
+			pthread_mutex_unlock(&refresh_lock);
+		}
+		if (rb.started)
+			g = rb.gen;
 	}
-	memcpy(objects, scratch, (size_t)nscratch * sizeof(*objects));
-	nobjects = nscratch;
-	gen_adds = g.adds;
-	gen_subs = g.subs;
-	pthread_rwlock_unlock(&unwind_lock);
-	pthread_mutex_unlock(&refresh_lock);
-	pthread_rwlock_rdlock(&unwind_lock);
+	walk_snap = pin();
+	list_stale = !walk_snap || g.adds != walk_snap->adds || g.subs != walk_snap->subs;
 }
 
-/* Under unwind_lock (read). */
+/* In the walk's snapshot. */
 static const object *object_of(uintptr_t ip)
 {
-	for (int i = 0; i < nobjects; i++)
-		if (ip >= objects[i].text_lo && ip < objects[i].text_hi)
-			return &objects[i];
+	const snapshot *s = walk_snap;
+
+	for (int i = 0; s && i < s->n; i++)
+		if (ip >= s->v[i].text_lo && ip < s->v[i].text_hi)
+			return &s->v[i];
 	return NULL;
 }
 
 /* Under unwind_lock (read). */
 static int in_object_segment(uintptr_t a, size_t len)
 {
-	for (int i = 0; i < nobjects; i++)
-		for (int s = 0; s < objects[i].nsegs; s++)
-			if (a >= objects[i].seg_lo[s] && a + len <= objects[i].seg_hi[s]) {
-				last_lo = objects[i].seg_lo[s];
-				last_hi = objects[i].seg_hi[s];
+	const snapshot *sn = walk_snap;
+
+	for (int i = 0; sn && i < sn->n; i++) {
+		const object *o = &sn->v[i];
+
+		for (int s = 0; s < o->nsegs; s++)
+			if (a >= o->seg_lo[s] && a + len <= o->seg_hi[s]) {
+				last_lo = o->seg_lo[s];
+				last_hi = o->seg_hi[s];
 				return 1;
 			}
+	}
 	return 0;
 }
 
-/* Pages are trusted from the cache only at or above the stack pointer of the walk under
- * way (this thread's live stack, which stays mapped while the walk runs). */
-static __thread uintptr_t walk_sp;
+/* Pages are trusted from the cache only between the stack pointer of the walk under way
+ * and the top of this thread's stack: that part of its stack stays mapped while the walk
+ * runs. Pages above the stack (a stack the program carved out of a bigger mapping of its
+ * own) or a walk on another stack (sigaltstack, coroutines) trust nothing from the cache.
+ * trust_hi is 0 then. */
+static __thread uintptr_t walk_sp, trust_hi;
+static __thread uintptr_t stack_lo, stack_hi;	/* this thread's stack, found once */
+static __thread int stack_found;
 
-/* The page is in this thread's cache of checked pages, and at or above the walk's sp. */
+extern void *__libc_stack_end;	/* the main thread's stack top (ld.so) */
+
+/* The bounds of the calling thread's stack: pthread_getattr_np for threads (it may
+ * allocate: the caller holds the guard); for the main thread the loader's stack end and
+ * the stack size limit (a smaller guess only costs kernel checks). */
+static void find_stack(void)
+{
+	pthread_attr_t attr;
+	struct rlimit rl;
+	void *addr;
+	size_t size;
+
+	stack_found = 1;
+	if (getpid() == (pid_t)syscall(SYS_gettid)) {
+		size = 8u << 20;
+		if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur < ((rlim_t)1 << 30))
+			size = rl.rlim_cur;
+		stack_hi = ((uintptr_t)__libc_stack_end + 4095) & ~(uintptr_t)4095;
+		stack_lo = stack_hi - size;
+	} else if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+			stack_lo = (uintptr_t)addr;
+			stack_hi = (uintptr_t)addr + size;
+		}
+		pthread_attr_destroy(&attr);
+	}
+}
+
+/* The page is in this thread's cache of checked pages, and in the trusted part of its stack. */
 static int page_known(uintptr_t page)
 {
-	if (page < walk_sp)
+	if (page < walk_sp || page >= trust_hi)
 		return 0;
 	for (unsigned i = 0; i < GOOD_PAGES; i++)
 		if (good_pages[i] == page)
@@ -392,20 +617,20 @@ static int readable(uintptr_t a, size_t len)
 {
 	uintptr_t first = a & ~(uintptr_t)4095, last = (a + len - 1) & ~(uintptr_t)4095;
 
+	if (a == 0 || a + len < a)
+		return 0;	/* before any range test: a + len must not wrap (rbp = -8) */
 	if (a >= last_lo && a + len <= last_hi)
 		return 1;
-	if (a == 0 || a + len < a)
-		return 0;
 	if (first == last && page_known(first)) {
 		last_lo = first;
 		last_hi = first + 4096;
 		return 1;
 	}
-	if (in_object_segment(a, len))
+	if (!list_stale && in_object_segment(a, len))
 		return 1;
 	if (!page_readable(first) || (last != first && !page_readable(last)))
 		return 0;
-	if (first == last && first >= walk_sp) {
+	if (first == last && first >= walk_sp && first < trust_hi) {
 		last_lo = first;
 		last_hi = first + 4096;
 	}
@@ -442,7 +667,7 @@ static int access_fpreg(unw_addr_space_t a, unw_regnum_t reg, unw_fpreg_t *val, 
 	return -UNW_EBADREG;
 }
 
-/* Under unwind_lock (read), held by hp_unwind_capture for the whole walk. */
+/* During a walk (its snapshot pinned). */
 static int find_proc_info(unw_addr_space_t a, unw_word_t ip, unw_proc_info_t *pi,
 			  int need_unwind_info, void *arg)
 {
@@ -528,14 +753,16 @@ int hp_unwind_init(void)
 	if (single)
 		open_fds(before);
 
-	pthread_rwlock_rdlock(&unwind_lock);
+	if (!find_iterate() || !read_enter(READ_WAIT_MS))
+		return -ENOSYS;
 	refresh_objects();
 	me = object_of((uintptr_t)&hp_unwind_init);
 	if (me) {
 		self_lo = me->text_lo;
 		self_hi = me->text_hi;
 	}
-	pthread_rwlock_unlock(&unwind_lock);
+	unpin(walk_snap);
+	read_exit();
 	as = unw_create_addr_space(&accessors, 0);
 	if (!as || unw_set_caching_policy(as, UNW_CACHE_NONE) != 0)
 		return -ENOTSUP;
@@ -553,14 +780,16 @@ int hp_unwind_capture(uint64_t *pcs, int max)
 	unw_word_t ip;
 	int n = 0;
 
-	if (!ready || max <= 0)
+	if (!ready || max <= 0 || !read_enter(READ_WAIT_MS))
 		return 0;
-	pthread_rwlock_rdlock(&unwind_lock);
 	refresh_objects();
 	last_lo = last_hi = 0;	/* the list may have changed since this thread's last walk */
 	if (unw_getcontext(&uc) != 0)
 		goto out;
 	walk_sp = (uintptr_t)uc.uc_mcontext.gregs[REG_RSP] & ~(uintptr_t)4095;
+	if (!stack_found)
+		find_stack();
+	trust_hi = walk_sp >= stack_lo && walk_sp < stack_hi ? stack_hi : 0;
 	if (unw_init_remote(&cur, as, &uc) != 0)
 		goto out;
 	ip = (unw_word_t)uc.uc_mcontext.gregs[REG_RIP];
@@ -572,7 +801,9 @@ int hp_unwind_capture(uint64_t *pcs, int max)
 		pcs[n++] = ip;
 	}
 out:
-	pthread_rwlock_unlock(&unwind_lock);
+	unpin(walk_snap);
+	walk_snap = NULL;
+	read_exit();
 	return n;
 }
 
@@ -582,36 +813,56 @@ void hp_unwind_unloaded(hp_unloaded_fn fn, void *ctx)
 
 	if (!ready)
 		return;
-	pthread_rwlock_rdlock(&unwind_lock);
-	refresh_objects();	/* unloads since the last sample */
-	pthread_rwlock_unlock(&unwind_lock);
+	if (read_enter(READ_WAIT_MS)) {
+		refresh_objects();	/* unloads since the last sample */
+		unpin(walk_snap);
+		walk_snap = NULL;
+		read_exit();
+	}
 	for (g = __atomic_load_n(&gone_head, __ATOMIC_ACQUIRE); g; g = g->next)
 		fn(ctx, &g->u);
 }
 
 void hp_unwind_loader_enter(void)
 {
-	pthread_rwlock_rdlock(&unwind_lock);
+	loader_held = read_enter(READ_WAIT_MS);
 }
 
 void hp_unwind_loader_exit(void)
 {
-	pthread_rwlock_unlock(&unwind_lock);
+	if (loader_held)
+		read_exit();
+	loader_held = 0;
 }
+
+/* fork from inside a dl_iterate_phdr callback (read lock held by this very thread) cannot
+ * wait for the write lock: then the fork goes ahead unguarded. */
+static int fork_locked;
 
 void hp_unwind_fork_prepare(void)
 {
-	pthread_rwlock_wrlock(&unwind_lock);
+	fork_locked = read_depth == 0 && pthread_rwlock_wrlock(&unwind_lock) == 0;
 }
 
 void hp_unwind_fork_parent(void)
 {
-	pthread_rwlock_unlock(&unwind_lock);
+	if (fork_locked)
+		pthread_rwlock_unlock(&unwind_lock);
 }
 
 void hp_unwind_fork_child(void)
 {
-	/* The child's thread has a new id: the locks are made anew rather than unlocked. */
-	pthread_rwlock_init(&unwind_lock, NULL);
+	pthread_rwlockattr_t attr;
+
+	/* The child's thread has a new id: the locks are made anew rather than unlocked; the
+	 * forking thread keeps its own read holds (read_depth), now of the new lock. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&unwind_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	for (int i = 0; i < read_depth; i++)
+		pthread_rwlock_rdlock(&unwind_lock);
 	pthread_mutex_init(&refresh_lock, NULL);
+	for (int i = 0; i < NSNAPS; i++)	/* pins of threads the child does not have */
+		snaps[i].refs = 0;
 }
