@@ -1,1 +1,68 @@
 # tests/hazards/unwinding.mk: see doc/RELIABILITY.md. Included by Makefile.am.
+#
+# Unwinding hazards: every allocation sampled (rate=1) and unwound while the program
+#   - allocates inside dl_iterate_phdr callbacks, loads and unloads libraries, forks
+#     (tests/progs/unw_phdr: libunwind 1.6.2's own cache-lock/loader-lock deadlock);
+#   - leaks from a plugin it unloads, asking for profiles by signal meanwhile
+#     (tests/progs/unw_churn, tests/progs/libunw_plugin.la);
+#   - allocates from functions without unwind info, with garbage in rbp
+#     (tests/progs/unw_nocfi, its sites in tests/progs/libunw_nocfi_fns.la);
+#   - allocates from generated code in an anonymous page it then unmaps (tests/progs/unw_jit);
+#   - allocates and frees in signal handlers that interrupt the profiler
+#     (tests/progs/unw_sigalloc: "polite" handlers allocate only outside malloc/free, the
+#     stress version adds "rude" ones that allocate whatever they interrupt).
+# Each program also runs without the library, to show that it is itself sound.
+#
+#   tests/hazards/unwinding.sh         the quick version (make check, 3-6 s)
+#   tests/hazards/unwinding_stress.sh  the same, longer (make stress, about a minute)
+#   tests/hazards/unw_deadlock.sh      its part 1 alone, and
+#   tests/hazards/unw_sigalloc.sh      its part 5 alone: run by tests/hazards/unprotected.sh
+#                                      against libraries without the protections
+
+UNW_PROGS = \
+	tests/progs/unw_phdr \
+	tests/progs/unw_churn \
+	tests/progs/unw_nocfi \
+	tests/progs/unw_jit \
+	tests/progs/unw_sigalloc
+check_PROGRAMS += $(UNW_PROGS)
+
+tests_progs_unw_phdr_SOURCES = tests/progs/unw_phdr.c
+tests_progs_unw_phdr_CFLAGS = $(HP_PROG_CFLAGS) -pthread
+tests_progs_unw_phdr_LDADD = -ldl -lpthread
+
+tests_progs_unw_churn_SOURCES = tests/progs/unw_churn.c
+tests_progs_unw_churn_CFLAGS = $(HP_PROG_CFLAGS) -pthread
+tests_progs_unw_churn_LDADD = -ldl -lpthread
+
+tests_progs_unw_nocfi_SOURCES = tests/progs/unw_nocfi.c tests/progs/unw_nocfi.h
+tests_progs_unw_nocfi_CFLAGS = $(HP_PROG_CFLAGS) -pthread
+tests_progs_unw_nocfi_LDADD = tests/progs/libunw_nocfi_fns.la -lpthread
+
+tests_progs_unw_jit_SOURCES = tests/progs/unw_jit.c
+tests_progs_unw_jit_CFLAGS = $(HP_PROG_CFLAGS)
+
+tests_progs_unw_sigalloc_SOURCES = tests/progs/unw_sigalloc.c
+tests_progs_unw_sigalloc_CFLAGS = $(HP_PROG_CFLAGS) -pthread
+tests_progs_unw_sigalloc_LDADD = -lpthread -lrt
+
+# The plugin: a shared library dlopen'ed by path from the build tree (.libs/); the rpath
+# only makes libtool build it shared, it is never installed.
+# The sites without unwind info: a convenience library with its own flags (no unwind
+# tables, no frame pointer; tests/hazards/unwinding.sh checks that no .eh_frame entry
+# covers them, whatever CFLAGS add).
+check_LTLIBRARIES += tests/progs/libunw_plugin.la tests/progs/libunw_nocfi_fns.la
+tests_progs_libunw_plugin_la_SOURCES = tests/progs/unw_plugin.c
+tests_progs_libunw_plugin_la_CFLAGS = $(HP_PROG_CFLAGS)
+tests_progs_libunw_plugin_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+tests_progs_libunw_nocfi_fns_la_SOURCES = tests/progs/unw_nocfi_fns.c tests/progs/unw_nocfi.h
+tests_progs_libunw_nocfi_fns_la_CFLAGS = $(AM_CFLAGS) -O2 -fno-asynchronous-unwind-tables \
+	-fno-unwind-tables -fomit-frame-pointer
+
+TESTS += tests/hazards/unwinding.sh
+STRESS_TESTS += tests/hazards/unwinding_stress.sh
+EXTRA_DIST += tests/hazards/unwinding.sh tests/hazards/unw_deadlock.sh \
+	tests/hazards/unw_sigalloc.sh
+
+tests/hazards/unwinding.log tests/hazards/unwinding_stress.log: lib/libheapprof.la \
+	$(UNW_PROGS) tests/progs/libunw_plugin.la
