@@ -4,6 +4,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,6 +13,7 @@
 #include "prof.h"
 #include "sampler.h"
 #include "trigger.h"
+#include "unwind.h"
 
 static sem_t wake;
 static int helper_running;	/* written by whoever starts it, and in the fork child */
@@ -28,12 +30,33 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
+/* The helper must not keep a process alive: glibc ends a process with exit(0) when its
+ * last thread ends (main may have called pthread_exit), and the helper counts as one. So
+ * it wakes once a second and, if it is the only thread left, does that exit itself (the
+ * atexit handlers and the exit profile run on it). */
+static void wait_for_signal(void)
+{
+	struct timespec t;
+	int n, leader_exited;
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_sec += 1;
+		if (sem_clockwait(&wake, CLOCK_MONOTONIC, &t) == 0)
+			return;
+		if (errno != ETIMEDOUT)
+			continue;
+		n = hp_process_threads(&leader_exited);
+		if (n == 1 || (n == 2 && leader_exited))
+			exit(0);
+	}
+}
+
 static void *helper_main(void *arg)
 {
 	hp_tls.guard++;		/* the helper's own allocations are never sampled */
 	for (;;) {
-		while (sem_wait(&wake) != 0)
-			;
+		wait_for_signal();
 		while (sem_trywait(&wake) == 0)
 			;	/* signals that came during the last dump make one dump */
 		hp_dump_auto("signal");

@@ -698,7 +698,7 @@ static unw_accessors_t accessors = {
 	.access_fpreg = access_fpreg,
 };
 
-static int count_threads(void)
+int hp_process_threads(int *leader_exited)
 {
 	char buf[1024], *p;
 	ssize_t n;
@@ -711,8 +711,12 @@ static int count_threads(void)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	/* Fields after the command name (which may hold spaces) start after the last ')'. */
-	for (p = strrchr(buf, ')'); p && *p; p++)
+	/* Fields after the command name (which may hold spaces) start after the last ')';
+	 * the third is the state of the main thread ('Z' once it called pthread_exit). */
+	p = strrchr(buf, ')');
+	if (leader_exited)
+		*leader_exited = p && p[1] == ' ' && p[2] == 'Z';
+	for (; p && *p; p++)
 		if (*p == ' ' && ++field == 20)
 			return atoi(p + 1);
 	return -1;
@@ -735,7 +739,7 @@ static void close_libunwind_pipe(const unsigned char *before)
 	unsigned char after[FD_SCAN];
 
 	open_fds(after);
-	for (int fd = 3; fd < FD_SCAN; fd++) {
+	for (int fd = 0; fd < FD_SCAN; fd++) {	/* 0-2 too: a program may start without them */
 		struct stat st;
 
 		if (after[fd] && !before[fd] && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
@@ -746,7 +750,7 @@ static void close_libunwind_pipe(const unsigned char *before)
 int hp_unwind_init(void)
 {
 	unsigned char before[FD_SCAN];
-	int single = count_threads() == 1;
+	int single = hp_process_threads(NULL) == 1;
 	uint64_t warm[4];
 	const object *me;
 

@@ -30,6 +30,10 @@ typedef void (*hp_unloaded_fn)(void *ctx, const hp_unloaded *u);
  * in no current mapping. Takes the unwind lock for reading; fn runs with no lock held. */
 void hp_unwind_unloaded(hp_unloaded_fn fn, void *ctx);
 
+/* The number of threads of this process (/proc/self/stat), or -1; *leader_exited (if not
+ * NULL) says whether the main thread has ended (pthread_exit: it stays counted). */
+int hp_process_threads(int *leader_exited);
+
 /* Around any other dl_iterate_phdr call of the profiler (the dump's symbol snapshot):
  * glibc does not reset the loader's dl_iterate_phdr lock in a fork child, so fork must not
  * happen while one of our threads holds it. These hold off fork (the unwind lock, read). */
