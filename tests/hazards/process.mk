@@ -81,3 +81,12 @@ EXTRA_DIST += $(PROC_TESTS) tests/hazards/proc_lib.sh
 
 # The tests need the library itself, not only what check_PROGRAMS depend on.
 $(PROC_TESTS:.sh=.log) $(PROC_STRESS_TESTS:.sh=.log): lib/libheapprof.la
+
+# main calls pthread_exit: the helper thread must not keep the process alive.
+check_PROGRAMS += tests/progs/proc_mainexit
+tests_progs_proc_mainexit_SOURCES = tests/progs/proc_mainexit.c
+tests_progs_proc_mainexit_CFLAGS = $(HP_PROG_CFLAGS) -pthread
+tests_progs_proc_mainexit_LDADD = -lpthread
+TESTS += tests/hazards/proc_exit.sh
+EXTRA_DIST += tests/hazards/proc_exit.sh
+tests/hazards/proc_exit.log: lib/libheapprof.la
