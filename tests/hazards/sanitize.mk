@@ -4,6 +4,7 @@
 #                                   and snapshots; exact totals at the end (make check)
 #   tests/hazards/sanitizers.sh     lib/libhpmod's modules and every unit test under clang's
 #                                   ASan+LSan, UBSan and TSan, with canaries (make check)
+#   tests/hazards/cpython.sh        CPython's own regression tests under LD_PRELOAD at
 #                                   rate=1, compared with a run without the library (make stress)
 
 check_PROGRAMS += tests/unit/test_mt_tables
@@ -11,5 +12,8 @@ TESTS += tests/unit/test_mt_tables
 tests_unit_test_mt_tables_LDADD = lib/libhpmod.la -lm -lpthread
 
 TESTS += tests/hazards/sanitizers.sh
-EXTRA_DIST += tests/hazards/sanitizers.sh tests/hazards/san_canary.c
+STRESS_TESTS += tests/hazards/cpython.sh
+EXTRA_DIST += tests/hazards/sanitizers.sh tests/hazards/san_canary.c \
+	tests/hazards/san_regrtest.py tests/hazards/san_reaper.py
 
+tests/hazards/sanitizers.log tests/hazards/cpython.log: lib/libheapprof.la
