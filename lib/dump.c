@@ -115,9 +115,7 @@ static int encode(const char *trigger, uint8_t **buf, size_t *len)
 	if (err)
 		return err;
 	samples = calloc(n ? n : 1, sizeof(*samples));
-	hp_unwind_loader_enter();
-	st = hp_symtab_new();
-	hp_unwind_loader_exit();
+	st = hp_symtab_new();	/* its dl_iterate_phdr is ours: it holds off fork */
 	if (!samples || !st) {
 		err = -ENOMEM;
 		goto out;

@@ -320,7 +320,9 @@ static void retire_departed(const snapshot *fresh, snapshot *cur)
 /* The frame rules (libunwind's register state) of return addresses seen before, so that a
  * step is an apply of a cached state rather than a table search, an FDE parse and a CFI
  * run. Slots are published once with a release store and read with acquire loads; entries
- * live as long as the process (bounded by its call sites); a dlclose empties the table. */
+ * live as long as the process (bounded by its call sites). A rule holds for the loader's
+ * unload count it was made at: after a dlclose the address may belong to another object,
+ * so an older rule is made again (and the old one leaks: dlclose is rare). */
 typedef struct rule {
 	uintptr_t key;		/* return address - 1 */
 	unsigned long long subs;	/* the loader's unload count it is valid for */
@@ -334,12 +336,6 @@ static rule *rules[RULE_SLOTS];
 static rule **rule_slot(uintptr_t key)
 {
 	return &rules[((key * 0x9e3779b97f4a7c15ull) >> 40) & (RULE_SLOTS - 1)];
-}
-
-static void forget_rules(void)
-{
-	for (int i = 0; i < RULE_SLOTS; i++)
-		__atomic_store_n(&rules[i], NULL, __ATOMIC_RELEASE);	/* old ones leak: rare */
 }
 
 typedef struct rule_search {
@@ -393,7 +389,6 @@ static int step(unw_cursor_t *cur, uintptr_t ip)
 
 static __thread int read_depth;	/* holds of unwind_lock for reading by this thread */
 static __thread int phdr_depth;	/* inside the program's dl_iterate_phdr (our wrapper) */
-static __thread int loader_held;	/* hp_unwind_loader_enter took the read lock */
 
 typedef int (*lock_fn)(pthread_rwlock_t *, clockid_t, const struct timespec *);
 
@@ -495,10 +490,8 @@ static void refresh_objects(void)
 			if (rb.fresh) {
 				rb.fresh->adds = rb.gen.adds;
 				rb.fresh->subs = rb.gen.subs;
-				if (cur && rb.gen.subs != cur->subs) {
-					forget_rules();	/* an object went away: its range may be reused */
-					retire_departed(rb.fresh, cur);
-				}
+				if (cur && rb.gen.subs != cur->subs)
+					retire_departed(rb.fresh, cur);	/* rules of theirs: see rule.subs */
 				__atomic_store_n(&current, rb.fresh, __ATOMIC_SEQ_CST);
 			}
 			pthread_mutex_unlock(&refresh_lock);
@@ -825,18 +818,6 @@ void hp_unwind_unloaded(hp_unloaded_fn fn, void *ctx)
 	}
 	for (g = __atomic_load_n(&gone_head, __ATOMIC_ACQUIRE); g; g = g->next)
 		fn(ctx, &g->u);
-}
-
-void hp_unwind_loader_enter(void)
-{
-	loader_held = read_enter(READ_WAIT_MS);
-}
-
-void hp_unwind_loader_exit(void)
-{
-	if (loader_held)
-		read_exit();
-	loader_held = 0;
 }
 
 /* fork from inside a dl_iterate_phdr callback (read lock held by this very thread) cannot

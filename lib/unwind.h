@@ -34,12 +34,6 @@ void hp_unwind_unloaded(hp_unloaded_fn fn, void *ctx);
  * NULL) says whether the main thread has ended (pthread_exit: it stays counted). */
 int hp_process_threads(int *leader_exited);
 
-/* Around any other dl_iterate_phdr call of the profiler (the dump's symbol snapshot):
- * glibc does not reset the loader's dl_iterate_phdr lock in a fork child, so fork must not
- * happen while one of our threads holds it. These hold off fork (the unwind lock, read). */
-void hp_unwind_loader_enter(void);
-void hp_unwind_loader_exit(void);
-
 /* fork: hold off / let through unwinding threads (see unwind.c). */
 void hp_unwind_fork_prepare(void);
 void hp_unwind_fork_parent(void);
