@@ -177,6 +177,27 @@ static int set_item(hp_config *c, const char *k, size_t klen, const char *v, siz
 		       shown(b, sizeof(b), v, vlen), c->at_exit);
 		return 1;
 	}
+	if (is(k, klen, "interval")) {
+		size_t iv;
+		if (hp_parse_size(v, vlen, &iv) == 0 && iv <= HP_RATE_MAX) {
+			c->interval = iv;
+			return 0;
+		}
+		hp_log("HEAPPROF: interval=%s is not a size up to 1t (e.g. interval=100m: a profile "
+		       "every 100 MiB allocated; 0 turns it off); keeping interval=%zu",
+		       shown(b, sizeof(b), v, vlen), c->interval);
+		return 1;
+	}
+	if (is(k, klen, "every")) {
+		if (vlen && parse_int(v, vlen, 0, HP_EVERY_MAX, &x) == 0) {
+			c->every = x;
+			return 0;
+		}
+		hp_log("HEAPPROF: every=%s is not a number of seconds from 0 to %d (e.g. every=60: "
+		       "a profile a minute; 0 turns it off); keeping every=%d",
+		       shown(b, sizeof(b), v, vlen), HP_EVERY_MAX, c->every);
+		return 1;
+	}
 	if (is(k, klen, "depth")) {
 		if (vlen && parse_int(v, vlen, 1, HP_DEPTH_MAX, &x) == 0) {
 			c->depth = x;
@@ -187,7 +208,7 @@ static int set_item(hp_config *c, const char *k, size_t klen, const char *v, siz
 		return 1;
 	}
 	hp_log("HEAPPROF: unknown setting \"%s\" ignored (known: rate, prefix, signal, "
-	       "at_exit, depth)", shown(b, sizeof(b), k, klen));
+	       "at_exit, depth, interval, every)", shown(b, sizeof(b), k, klen));
 	return 1;
 }
 

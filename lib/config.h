@@ -10,12 +10,15 @@
 #define HP_DEPTH_MAX 256
 #define HP_RATE_DEFAULT (512 * 1024)
 #define HP_RATE_MAX ((size_t)1 << 40)
+#define HP_EVERY_MAX (366 * 24 * 3600)	/* a year, in seconds */
 
 typedef struct hp_config {
 	size_t rate;			/* mean bytes between samples; 0 off; 1 every allocation */
 	int depth;			/* maximum frames per stack */
 	int signal;			/* trigger signal number; 0: none */
 	int at_exit;			/* dump when the process exits */
+	size_t interval;		/* dump every this many bytes allocated; 0: off */
+	int every;			/* dump every this many seconds; 0: off */
 	int env_set;			/* HEAPPROF was present */
 	char prefix[HP_PREFIX_MAX];	/* file name prefix */
 } hp_config;

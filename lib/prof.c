@@ -131,6 +131,7 @@ static void record(void *p, size_t size)
 	double w = hp_sampler_weight(size, rate);
 	hp_stack *s = hp_stacktab_add(pcs, (uint32_t)depth, size, w);
 
+	hp_trigger_allocated((uint64_t)((double)size * w));
 	if (!s)
 		return;
 	if (!hp_is_sampled(p)) {

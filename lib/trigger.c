@@ -4,6 +4,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,29 +22,75 @@ static int helper_wanted;
 static int trigger_sig;		/* the signal whose handler we installed, or 0 */
 static _Atomic long next_check;	/* CLOCK_MONOTONIC_COARSE second of the next handler check */
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int sig_pending;		/* the trigger signal came */
+static atomic_int interval_pending;	/* interval= bytes were allocated */
+static _Atomic uint64_t allocated;	/* estimated bytes allocated (sampled weights) */
+static _Atomic uint64_t next_interval;	/* the value of allocated that fires interval= */
+static struct timespec next_timer;	/* when every= fires next (helper only) */
 
 static void on_signal(int sig)
 {
 	int saved = errno;
 
+	atomic_store(&sig_pending, 1);
 	sem_post(&wake);
 	errno = saved;
 }
 
-/* The helper must not keep a process alive: glibc ends a process with exit(0) when its
- * last thread ends (main may have called pthread_exit), and the helper counts as one. So
- * it wakes once a second and, if it is the only thread left, does that exit itself (the
- * atexit handlers and the exit profile run on it). */
-static void wait_for_signal(void)
+void hp_trigger_allocated(uint64_t bytes)
 {
-	struct timespec t;
-	int n, leader_exited;
+	uint64_t iv = hp_prof_config()->interval, now, due, next;
+
+	if (!iv)
+		return;
+	now = atomic_fetch_add_explicit(&allocated, bytes, memory_order_relaxed) + bytes;
+	due = atomic_load_explicit(&next_interval, memory_order_relaxed);
+	if (now < due)
+		return;
+	next = due + ((now - due) / iv + 1) * iv;	/* intervals crossed at once make one */
+	if (!atomic_compare_exchange_strong(&next_interval, &due, next))
+		return;		/* another thread fired this one */
+	atomic_store(&interval_pending, 1);
+	sem_post(&wake);
+}
+
+static int before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* every=: the next multiple of the period after now (periods missed during a long dump
+ * are skipped, not made up for). */
+static void advance_timer(const struct timespec *now)
+{
+	int every = hp_prof_config()->every;
+
+	while (!before(now, &next_timer))
+		next_timer.tv_sec += every;
+}
+
+/* Waits for the trigger signal or interval= (returns 1) or for every='s time (returns 0).
+ * The helper must not keep a process alive: glibc ends a process with exit(0) when its
+ * last thread ends (main may have called pthread_exit), and the helper counts as one. So
+ * it wakes at least once a second and, if it is the only thread left, does that exit
+ * itself (the atexit handlers and the exit profile run on it). */
+static int wait_for_work(void)
+{
+	struct timespec now, t;
+	int n, leader_exited, every = hp_prof_config()->every;
 
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (every && !before(&now, &next_timer)) {
+			advance_timer(&now);
+			return 0;
+		}
+		t = now;
 		t.tv_sec += 1;
+		if (every && before(&next_timer, &t))
+			t = next_timer;
 		if (sem_clockwait(&wake, CLOCK_MONOTONIC, &t) == 0)
-			return;
+			return 1;
 		if (errno != ETIMEDOUT)
 			continue;
 		n = hp_process_threads(&leader_exited);
@@ -55,11 +102,19 @@ static void wait_for_signal(void)
 static void *helper_main(void *arg)
 {
 	hp_tls.guard++;		/* the helper's own allocations are never sampled */
+	clock_gettime(CLOCK_MONOTONIC, &next_timer);
+	next_timer.tv_sec += hp_prof_config()->every;
 	for (;;) {
-		wait_for_signal();
+		if (!wait_for_work()) {
+			hp_dump_auto("timer");
+			continue;
+		}
 		while (sem_trywait(&wake) == 0)
-			;	/* signals that came during the last dump make one dump */
-		hp_dump_auto("signal");
+			;	/* triggers that came during the last dump make one dump */
+		if (atomic_exchange(&interval_pending, 0))
+			hp_dump_auto("interval");
+		if (atomic_exchange(&sig_pending, 0))
+			hp_dump_auto("signal");
 	}
 	return NULL;
 }
@@ -149,6 +204,8 @@ void hp_trigger_fork_child(void)
 	pthread_mutex_init(&start_lock, NULL);
 	sem_init(&wake, 0, 0);
 	helper_running = 0;
+	atomic_store(&sig_pending, 0);
+	atomic_store(&interval_pending, 0);
 }
 
 __attribute__((constructor)) static void trigger_ctor(void)
@@ -159,11 +216,15 @@ __attribute__((constructor)) static void trigger_ctor(void)
 		return;
 	c = hp_prof_config();
 	sem_init(&wake, 0, 0);
+	atomic_store(&next_interval, c->interval);
 	if (c->signal && install_signal(c->signal) == 0) {
 		trigger_sig = c->signal;
 		helper_wanted = 1;
-		start_helper();
 	}
+	if (c->every || c->interval)
+		helper_wanted = 1;
+	if (helper_wanted)
+		start_helper();
 }
 
 __attribute__((destructor)) static void trigger_dtor(void)

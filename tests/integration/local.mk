@@ -4,6 +4,7 @@
 #   tests/integration/sites.sh    known allocation sites, figures checked (LD_PRELOAD, linked, API)
 #   tests/integration/signal.sh   profiles on SIGUSR1/SIGUSR2 while allocating, signal bursts
 #   tests/integration/exports.sh  the exact set of symbols libheapprof.so exports
+#   tests/integration/triggers.sh the interval= and every= triggers
 # Shared helpers: tests/integration/lib.sh. Single test: make check TESTS=tests/integration/sites.sh
 
 HP_PROG_CFLAGS = $(AM_CFLAGS) -O2 -g -fno-omit-frame-pointer
@@ -11,7 +12,8 @@ HP_PROG_CFLAGS = $(AM_CFLAGS) -O2 -g -fno-omit-frame-pointer
 check_PROGRAMS += \
 	tests/progs/known_sites \
 	tests/progs/known_sites_linked \
-	tests/progs/signal_loop
+	tests/progs/signal_loop \
+	tests/progs/trig_alloc
 
 # Plain: no heapprof at all, run under LD_PRELOAD.
 tests_progs_known_sites_SOURCES = tests/progs/known_sites.c
@@ -25,13 +27,17 @@ tests_progs_known_sites_linked_CFLAGS = $(HP_PROG_CFLAGS)
 tests_progs_known_sites_linked_LDADD = lib/libheapprof.la
 tests_progs_known_sites_linked_LDFLAGS = -no-install
 
+tests_progs_trig_alloc_SOURCES = tests/progs/trig_alloc.c
+tests_progs_trig_alloc_CFLAGS = $(HP_PROG_CFLAGS)
+
 tests_progs_signal_loop_SOURCES = tests/progs/signal_loop.c
 tests_progs_signal_loop_CFLAGS = $(HP_PROG_CFLAGS)
 
 INTEGRATION_TESTS = \
 	tests/integration/exports.sh \
 	tests/integration/sites.sh \
-	tests/integration/signal.sh
+	tests/integration/signal.sh \
+	tests/integration/triggers.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
 

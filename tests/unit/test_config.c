@@ -166,6 +166,13 @@ static void test_full_string(void)
 	parse(&c, "rate=1,depth=256,at_exit=yes");
 	ok(out.ret == 0 && c.rate == 1 && c.depth == 256 &&
 	   c.at_exit == 1, "rate=1, depth=256 (the maximum), at_exit=yes");
+	defaults(&c, 1);
+	ok(c.interval == 0 && c.every == 0, "interval and every are off by default");
+	parse(&c, "interval=100m,every=30");
+	ok(out.ret == 0 && out.lines == 0 && c.interval == 100u << 20 && c.every == 30,
+	   "interval=100m, every=30 (%zu, %d)", c.interval, c.every);
+	parse(&c, "interval=0,every=0");
+	ok(out.ret == 0 && c.interval == 0 && c.every == 0, "interval=0 and every=0: off");
 	parse(&c, "rate=1t,depth=1,at_exit=false");
 	ok(out.ret == 0 && c.rate == (size_t)1 << 40 &&
 	   c.depth == 1 && c.at_exit == 0, "rate=1t (the maximum), depth=1, at_exit=false");
@@ -254,6 +261,8 @@ static void test_bad_items(void)
 		"rate=512kb", "depth=0", "depth=300", "depth=257", "depth=", "depth=1k",
 		"depth=-1", "at_exit=maybe", "at_exit=", "prefix=", "foo=1", "rate", "=1",
 		"rate=%n%n", "depth=%n%n", "signal=%n%n", "at_exit=%n%n", "%n%n=1", "%n%n",
+		"interval=", "interval=-1", "interval=2t", "interval=1x", "every=", "every=-1",
+		"every=1m", "every=1.5", "every=31622401", "every=%n%n", "interval=%n%n",
 	};
 
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
