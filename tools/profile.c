@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gzout.h"
+#include "legacy.h"
 #include "profile.h"
 
 /* profile.proto field numbers. */
@@ -32,6 +33,12 @@ enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 /* Larger inputs are refused rather than risking an absurd allocation. */
 #define PF_MAX_FILE ((size_t)1 << 31)
+
+/* A sample's frames are the inlined lines of its locations, a product that a small file
+ * can make huge (a 300-byte gzip'd one asked for 144 million frames, which every command
+ * then allocates and walks). Real profiles have well under one frame per byte. */
+#define PF_FRAMES_PER_BYTE 16
+#define PF_FRAMES_MIN ((size_t)1 << 20)
 
 /* --- arena ----------------------------------------------------------------------------- */
 
@@ -597,6 +604,8 @@ static int sort_ids(dec *d, void *base, size_t n, size_t size, const char *what)
 {
 	const char *p = base;
 
+	if (n == 0)
+		return 0;	/* base may be NULL (pf_link on a built profile) */
 	qsort(base, n, size, cmp_id);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t id = *(const uint64_t *)(p + i * size);
@@ -610,6 +619,8 @@ static int sort_ids(dec *d, void *base, size_t n, size_t size, const char *what)
 
 static const void *find_id(const void *base, size_t n, size_t size, uint64_t id)
 {
+	if (n == 0)
+		return NULL;	/* base may be NULL, which bsearch must not get */
 	return bsearch(&id, base, n, size, cmp_id);
 }
 
@@ -634,6 +645,30 @@ static int set_addr_name(dec *d, pf_location *loc)
 	return 0;
 }
 
+/* A line's name: the function's name, its system name, or the location's address; and
+ * the same with " file:line" when the function has a file and the line a number. */
+static int name_line(dec *d, const pf_location *loc, pf_line *l)
+{
+	const pf_function *f = l->function;
+
+	if (f && f->name[0])
+		l->name = f->name;
+	else if (f && f->system_name[0])
+		l->name = f->system_name;
+	else
+		l->name = loc->addr_name;
+	l->where = l->name;
+	if (f && f->filename[0] && l->line > 0) {
+		size_t n = strlen(l->name) + strlen(f->filename) + 24;
+		char *w = dalloc(d, n, 1);
+		if (!w)
+			return -1;
+		snprintf(w, n, "%s %s:%" PRId64, l->name, f->filename, l->line);
+		l->where = w;
+	}
+	return 0;
+}
+
 static int link_location(dec *d, pf_location *loc)
 {
 	const pf_profile *p = d->prof;
@@ -655,7 +690,12 @@ static int link_location(dec *d, pf_location *loc)
 			return fail(d, "location %" PRIu64 " refers to missing function %" PRIu64,
 				    loc->id, l->function_id);
 	}
-	return set_addr_name(d, loc);
+	if (set_addr_name(d, loc))
+		return -1;
+	for (size_t i = 0; i < loc->nlines; i++)
+		if (name_line(d, loc, &loc->lines[i]))
+			return -1;
+	return 0;
 }
 
 static int link_sample(dec *d, pf_sample *s, size_t idx)
@@ -694,6 +734,22 @@ static int pass3(dec *d)
 	return 0;
 }
 
+/* Refuses a profile whose stacks expand to more frames than its len bytes justify. */
+static int check_frames(dec *d, size_t len)
+{
+	const pf_profile *p = d->prof;
+	size_t n = 0, limit = len > (SIZE_MAX - PF_FRAMES_MIN) / PF_FRAMES_PER_BYTE ? SIZE_MAX
+		: PF_FRAMES_MIN + len * PF_FRAMES_PER_BYTE;
+
+	for (size_t i = 0; i < p->nsamples; i++) {
+		n += pf_sample_depth(&p->samples[i]);	/* each under 2^62: cannot wrap */
+		if (n > limit)
+			return fail(d, "its stacks expand to more than %zu frames through inlined "
+				    "lines, too many for %zu bytes", limit, len);
+	}
+	return 0;
+}
+
 /* --- entry points ------------------------------------------------------------------- */
 
 static pf_profile *decode(const uint8_t *buf, size_t len, char *err, size_t errlen)
@@ -708,7 +764,7 @@ static pf_profile *decode(const uint8_t *buf, size_t len, char *err, size_t errl
 	}
 	d.prof->default_sample_type = "";
 	d.prof->period_type.type = d.prof->period_type.unit = "";
-	if (pass1(&d, r) || pass2(&d, r) || pass3(&d)) {
+	if (pass1(&d, r) || pass2(&d, r) || pass3(&d) || check_frames(&d, len)) {
 		if (strcmp(err, "out of memory") != 0) {
 			char detail[256];
 			snprintf(detail, sizeof(detail), "%s", err);
@@ -733,7 +789,8 @@ pf_profile *pf_parse(const uint8_t *buf, size_t len, char *err, size_t errlen)
 		return NULL;
 	}
 	if (len < 2 || buf[0] != 0x1f || buf[1] != 0x8b)
-		return decode(buf, len, err, errlen);
+		return lg_is_text(buf, len) ? lg_parse(buf, len, err, errlen)
+			: decode(buf, len, err, errlen);
 	int e = hp_gz_inflate(buf, len, &raw, &rawlen);
 	if (e) {
 		snprintf(err, errlen, "%s", e == -ENOMEM ? "out of memory"
@@ -745,7 +802,8 @@ pf_profile *pf_parse(const uint8_t *buf, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "empty profile inside the gzip data");
 		return NULL;
 	}
-	p = decode(raw, rawlen, err, errlen);
+	p = lg_is_text(raw, rawlen) ? lg_parse(raw, rawlen, err, errlen)
+		: decode(raw, rawlen, err, errlen);
 	free(raw);
 	return p;
 }
@@ -831,16 +889,6 @@ size_t pf_sample_depth(const pf_sample *s)
 	return n;
 }
 
-/* A line's name: the function's name, its system name, or the location's address. */
-static const char *line_name(const pf_location *loc, const pf_line *l)
-{
-	if (l->function && l->function->name[0])
-		return l->function->name;
-	if (l->function && l->function->system_name[0])
-		return l->function->system_name;
-	return loc->addr_name;
-}
-
 void pf_sample_frames(const pf_sample *s, const char **out)
 {
 	size_t n = 0;
@@ -850,6 +898,56 @@ void pf_sample_frames(const pf_sample *s, const char **out)
 		if (!loc->nlines)
 			out[n++] = loc->addr_name;
 		for (size_t j = 0; j < loc->nlines; j++)
-			out[n++] = line_name(loc, &loc->lines[j]);
+			out[n++] = loc->lines[j].name;
 	}
+}
+
+void pf_sample_lines(const pf_sample *s, const char **out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nlocs; i++) {
+		const pf_location *loc = s->locs[i];
+		if (!loc->nlines)
+			out[n++] = loc->addr_name;
+		for (size_t j = 0; j < loc->nlines; j++)
+			out[n++] = loc->lines[j].where;
+	}
+}
+
+/* --- building ------------------------------------------------------------------------ */
+
+pf_profile *pf_new(void)
+{
+	pf_profile *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->default_sample_type = "";
+	p->period_type.type = p->period_type.unit = "";
+	return p;
+}
+
+void *pf_alloc(pf_profile *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	return arena_alloc(&p->arena, n && size ? n * size : 1);
+}
+
+const char *pf_strdup(pf_profile *p, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *c = pf_alloc(p, n, 1);
+
+	if (c)
+		memcpy(c, s, n);
+	return c;
+}
+
+int pf_link(pf_profile *p, char *err, size_t errlen)
+{
+	dec d = { .prof = p, .err = err, .errlen = errlen };
+
+	return pass3(&d);
 }

@@ -28,6 +28,10 @@ typedef struct pf_line {
 	uint64_t function_id;
 	const pf_function *function;	/* NULL when function_id is 0 */
 	int64_t line;
+	const char *name;		/* the frame's name: function name, system name or
+					 * the location's addr_name (set by pf_link) */
+	const char *where;		/* name plus " file:line" when both are known, else
+					 * name (set by pf_link) */
 } pf_line;
 
 typedef struct pf_location {
@@ -81,5 +85,21 @@ int pf_sample_index(const pf_profile *p, const char *name);
  * location), and the frames' names, leaf first, into out[0..pf_sample_depth(s)). */
 size_t pf_sample_depth(const pf_sample *s);
 void pf_sample_frames(const pf_sample *s, const char **out);
+
+/* The same frames named with their file and line where known ("f /src/a.c:12"), as
+ * `pprof -lines` does; frames without a line keep their plain name. */
+void pf_sample_lines(const pf_sample *s, const char **out);
+
+/* --- building or changing a profile (the legacy text reader, symbolize) ---------------
+ * Fill the arrays and the id fields (location_ids, mapping_id, function_id) with memory
+ * from pf_alloc and strings from pf_strdup (or string literals), then call pf_link, which
+ * sorts by id, checks and resolves every reference (the pointers: mapping, function,
+ * locs), and names each line and location, exactly as the decoder does. After a change
+ * (new functions, replaced lines arrays), call pf_link again: pointers into replaced
+ * arrays are resolved afresh. The arena lives until pf_free. */
+pf_profile *pf_new(void);			/* empty; NULL when out of memory */
+void *pf_alloc(pf_profile *p, size_t n, size_t size);	/* zeroed; NULL: out of memory */
+const char *pf_strdup(pf_profile *p, const char *s);	/* NULL: out of memory */
+int pf_link(pf_profile *p, char *err, size_t errlen);	/* 0, or -1 with the reason */
 
 #endif

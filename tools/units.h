@@ -11,6 +11,11 @@ int un_is_bytes(const char *unit);
 /* Formats v in unit into buf: "40.0MiB", "512B", "1234". raw: plain integer always. */
 void un_format(char *buf, size_t n, int64_t v, const char *unit, int raw);
 
+/* Parses a size as the library's settings write them: digits with an optional k, m, g
+ * or t suffix (binary: 1k = 1024), case-insensitive, also with "iB" or "B" after the
+ * suffix ("64KiB", "1MB"). Returns 0, or -1 when s is not such a size. */
+int un_parse_size(const char *s, int64_t *out);
+
 /* 100 * part / total, 0 when total is 0. */
 double un_pct(int64_t part, int64_t total);
 
