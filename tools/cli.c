@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "symbolize.h"
 
 void cli_error(const char *what, const char *fmt, ...)
 {
@@ -101,4 +102,14 @@ pf_profile *cli_open(const char *cmd, int argc, char **argv, const char *sample,
 		return NULL;
 	}
 	return p;
+}
+
+int cli_symbolize(const char *cmd, pf_profile *p)
+{
+	char err[512] = "";
+	int n = sy_symbolize(p, 0, err, sizeof(err));
+
+	if (n < 0)
+		cli_error(cmd, "%s", err[0] ? err : "symbolization failed");
+	return n;
 }

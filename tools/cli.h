@@ -39,4 +39,8 @@ int cli_sample(const char *cmd, const pf_profile *p, const char *path, const cha
 pf_profile *cli_open(const char *cmd, int argc, char **argv, const char *sample, int *sidx,
 		     int *status);
 
+/* Adds file, line and inlined frames to p (tools/symbolize), for --lines. Returns the
+ * number of locations resolved, or -1 after printing "heapprof: cmd: why". */
+int cli_symbolize(const char *cmd, pf_profile *p);
+
 #endif
