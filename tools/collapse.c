@@ -12,13 +12,15 @@
 #include "stacks.h"
 
 static const char usage[] =
-	"usage: heapprof collapse [--sample TYPE] PROFILE\n"
+	"usage: heapprof collapse [--sample TYPE] [--lines] PROFILE\n"
 	"\n"
 	"Prints the stacks of PROFILE as folded lines \"outer;...;leaf value\" (values in\n"
 	"bytes or counts), sorted, for flamegraph.pl, speedscope or inferno.\n"
 	"\n"
 	"  -s, --sample TYPE  alloc_space, alloc_objects, inuse_space or inuse_objects\n"
 	"                     (default: the profile's default type)\n"
+	"  -l, --lines        frames as \"function file:line\", with inlined frames, from\n"
+	"                     the programs' debug information (see heapprof symbolize)\n"
 	"  -h, --help         this help\n";
 
 /* Joins a stack into a malloc'd line; NULL when out of memory. */
@@ -69,19 +71,22 @@ static int print_folded(const st_set *s)
 	return st;
 }
 
-static int parse(int argc, char **argv, const char **sample)
+static int parse(int argc, char **argv, const char **sample, int *lines)
 {
 	static const struct option longopts[] = {
 		{ "sample", required_argument, NULL, 's' },
+		{ "lines", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:lh", longopts, NULL)) != -1) {
 		if (c == 's') {
 			*sample = optarg;
+		} else if (c == 'l') {
+			*lines = 1;
 		} else if (c == 'h') {
 			fputs(usage, stdout);
 			return CLI_OK;
@@ -97,13 +102,17 @@ int collapse_main(int argc, char **argv)
 	const char *sample = NULL;
 	pf_profile *p;
 	st_set set;
-	int st = parse(argc, argv, &sample), sidx;
+	int lines = 0, st = parse(argc, argv, &sample, &lines), sidx;
 
 	if (st >= 0)
 		return st;
 	if (!(p = cli_open("collapse", argc, argv, sample, &sidx, &st)))
 		return st;
-	if (st_build(p, sidx, &set)) {
+	if (lines && cli_symbolize("collapse", p) < 0) {
+		pf_free(p);
+		return CLI_BAD_FILE;
+	}
+	if ((lines ? st_build_lines(p, sidx, &set) : st_build(p, sidx, &set))) {
 		cli_error("collapse", "out of memory");
 		st = CLI_BAD_FILE;
 	} else {

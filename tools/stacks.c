@@ -5,9 +5,15 @@
 #include <string.h>
 #include "stacks.h"
 
-static int cmp_stack(const void *a, const void *b)
+/* a + b wrapping around as go tool pprof's int64 sums do: values come from the file, and
+ * signed overflow would be undefined behaviour. */
+static int64_t add_wrap(int64_t a, int64_t b)
 {
-	const st_stack *x = a, *y = b;
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+int st_cmp(const st_stack *x, const st_stack *y)
+{
 	size_t n = x->depth < y->depth ? x->depth : y->depth;
 
 	for (size_t i = 0; i < n; i++) {
@@ -20,14 +26,20 @@ static int cmp_stack(const void *a, const void *b)
 	return x->depth < y->depth ? -1 : x->depth > y->depth;
 }
 
+static int cmp_stack(const void *a, const void *b)
+{
+	return st_cmp(a, b);
+}
+
 /* Adds adjacent equal stacks together, then drops those that sum to zero. */
 static void merge(st_set *s)
 {
 	size_t w = 0, k = 0;
 
 	for (size_t i = 0; i < s->n; i++) {
-		if (w && cmp_stack(&s->stacks[w - 1], &s->stacks[i]) == 0)
-			s->stacks[w - 1].value += s->stacks[i].value;
+		st_stack *last = w ? &s->stacks[w - 1] : NULL;
+		if (last && cmp_stack(last, &s->stacks[i]) == 0)
+			last->value = add_wrap(last->value, s->stacks[i].value);
 		else
 			s->stacks[w++] = s->stacks[i];
 	}
@@ -46,8 +58,11 @@ static size_t depth_of(const pf_sample *sm)
 	return d ? d : 1;
 }
 
+/* How a stack's frames are named: pf_sample_frames or pf_sample_lines. */
+typedef void namer(const pf_sample *s, const char **out);
+
 /* Fills one stack from sample sm (frames reversed to outermost first) at pool + *used. */
-static void fill(st_set *s, const pf_sample *sm, int sidx, size_t *used)
+static void fill(st_set *s, const pf_sample *sm, int sidx, size_t *used, namer *name)
 {
 	st_stack *st = &s->stacks[s->n++];
 	size_t depth = depth_of(sm);
@@ -56,7 +71,7 @@ static void fill(st_set *s, const pf_sample *sm, int sidx, size_t *used)
 	st->depth = depth;
 	st->value = sm->values[sidx];
 	st->frames[0] = "[no stack]";
-	pf_sample_frames(sm, st->frames);
+	name(sm, st->frames);
 	for (size_t i = 0; i < depth / 2; i++) {
 		const char *t = st->frames[i];
 		st->frames[i] = st->frames[depth - 1 - i];
@@ -67,7 +82,7 @@ static void fill(st_set *s, const pf_sample *sm, int sidx, size_t *used)
 		s->maxdepth = depth;
 }
 
-int st_build(const pf_profile *p, int sidx, st_set *out)
+static int build(const pf_profile *p, int sidx, st_set *out, namer *name)
 {
 	size_t nframes = 0, used = 0;
 
@@ -83,13 +98,23 @@ int st_build(const pf_profile *p, int sidx, st_set *out)
 	}
 	for (size_t i = 0; i < p->nsamples; i++) {
 		const pf_sample *sm = &p->samples[i];
-		out->total += sm->values[sidx];
+		out->total = add_wrap(out->total, sm->values[sidx]);
 		if (sm->values[sidx])
-			fill(out, sm, sidx, &used);
+			fill(out, sm, sidx, &used, name);
 	}
 	qsort(out->stacks, out->n, sizeof(*out->stacks), cmp_stack);
 	merge(out);
 	return 0;
+}
+
+int st_build(const pf_profile *p, int sidx, st_set *out)
+{
+	return build(p, sidx, out, pf_sample_frames);
+}
+
+int st_build_lines(const pf_profile *p, int sidx, st_set *out)
+{
+	return build(p, sidx, out, pf_sample_lines);
 }
 
 void st_free(st_set *s)

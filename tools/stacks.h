@@ -24,6 +24,14 @@ typedef struct st_set {
 
 /* Builds the stacks of sample type index sidx. Returns 0, or -1 when out of memory. */
 int st_build(const pf_profile *p, int sidx, st_set *out);
+
+/* The same with frames named with their file and line where known (pf_sample_lines). */
+int st_build_lines(const pf_profile *p, int sidx, st_set *out);
+
+/* The order of the stacks in a set: frame by frame (strcmp), then the shorter first.
+ * Two sets can be merge-joined by it (flame --base). */
+int st_cmp(const st_stack *a, const st_stack *b);
+
 void st_free(st_set *s);
 
 #endif
