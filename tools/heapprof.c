@@ -6,7 +6,11 @@
 #include <string.h>
 #include "cli.h"
 #include "collapse.h"
+#include "convert.h"
+#include "diff.h"
 #include "flame.h"
+#include "run.h"
+#include "symbolize.h"
 #include "top.h"
 
 #ifndef HP_VERSION
@@ -20,9 +24,13 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-	{ "top", top_main, "functions by flat value, like go tool pprof -top" },
-	{ "flame", flame_main, "an SVG flame graph" },
-	{ "collapse", collapse_main, "folded stacks for flamegraph.pl and speedscope" },
+	{ "run", run_main, "runs a program under the profiler, then shows its top sites" },
+	{ "top", top_main, "sites by flat and cumulative value, like go tool pprof -top" },
+	{ "diff", diff_main, "growth by site between two profiles: the leak hunter" },
+	{ "flame", flame_main, "an interactive SVG flame graph (also of a diff)" },
+	{ "collapse", collapse_main, "folded stacks for flamegraph.pl, inferno and speedscope" },
+	{ "symbolize", symbolize_main, "adds file, line and inlined frames (DWARF)" },
+	{ "convert", convert_main, "to and from the gperftools text format" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

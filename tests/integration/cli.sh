@@ -119,6 +119,30 @@ LC_ALL=C sort -c "$tmp/out" 2>/dev/null &&
 	grep -q ';main;leak_sessions 41943040$' "$tmp/out"
 ok $? "collapse: sorted 'outer;...;leaf value' lines, main;leak_sessions $LEAK_B"
 
+line=$(grep -n 'malloc(SESSION_SIZE)' "$top_srcdir/tests/progs/demo_leak.c" | head -n 1 | cut -d: -f1)
+run "$HP" collapse --lines "$prof"
+[ "$rc" -eq 0 ] && [ -n "$line" ] &&
+	grep -q ";main [^;]*demo_leak.c:[0-9]*;leak_sessions [^;]*tests/progs/demo_leak.c:$line 41943040\$" "$tmp/out"
+ok $? "collapse --lines: frames with file and line, leak_sessions at demo_leak.c:$line" ||
+	{ diag_file "$tmp/out" 5; diag_file "$tmp/err"; }
+
+# --- a profile written by Go's runtime ------------------------------------------------------
+
+# tests/fuzz/corpus/valid-go-heap.pb.gz comes from tests/fuzz/gen_go_heap.go (runtime/pprof,
+# MemProfileRate 1): its own sample types, labels, and Go's function names.
+goprof=$top_srcdir/tests/fuzz/corpus/valid-go-heap.pb.gz
+for t in alloc_space inuse_space; do
+	"$HP" top --raw -n 0 --sample "$t" "$goprof" 2>"$tmp/err" | awk '
+		hdr && $1 != 0 { name = $6; for (i = 7; i <= NF; i++) name = name " " $i
+			print name, $1 }
+		$1 == "flat" && $2 == "flat%" { hdr = 1 }' | LC_ALL=C sort >"$tmp/go.ours"
+	pprof_flat "$goprof" "$t" | awk '$2 != 0' | LC_ALL=C sort >"$tmp/go.theirs"
+	[ -s "$tmp/go.theirs" ] && cmp -s "$tmp/go.ours" "$tmp/go.theirs" &&
+		grep -q '^main.leak ' "$tmp/go.ours"
+	ok $? "a Go runtime heap profile, top --sample $t: flat values equal go tool pprof's" ||
+		{ diag_file "$tmp/go.ours"; diag_file "$tmp/go.theirs"; diag_file "$tmp/err"; }
+done
+
 # --- flame ---------------------------------------------------------------------------
 
 # svg_check SVG: parses the SVG (python3's XML parser) and prints the widest frame just

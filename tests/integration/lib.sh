@@ -145,7 +145,7 @@ pprof() {
 	mkdir -p "$tmp/.home" "$tmp/.gopath" "$tmp/.pprof" "$tmp/.gocache"
 	env -u GOFLAGS -u GOROOT_FINAL HOME="$tmp/.home" GOPATH="$tmp/.gopath" \
 		GOCACHE="$tmp/.gocache" PPROF_TMPDIR="$tmp/.pprof" PPROF_BINARY_PATH=/nonexistent \
-		"$GO" tool pprof -symbolize=none "$@"
+		timeout 120 "$GO" tool pprof -symbolize=none "$@"
 }
 
 # pprof_flat FILE SAMPLE_INDEX: "function value" lines, the flat values of -top in raw
