@@ -70,7 +70,7 @@ static void check_pair(const pf_profile *b, const pf_profile *n, const char *bpa
 static int cmp_row(const void *a, const void *b)
 {
 	const row *x = a, *y = b;
-	int64_t gx = x->new - x->base, gy = y->new - y->base;
+	int64_t gx = un_sub(x->new, x->base), gy = un_sub(y->new, y->base);
 
 	if (gx != gy)
 		return gx > gy ? -1 : 1;
@@ -79,7 +79,7 @@ static int cmp_row(const void *a, const void *b)
 
 static int64_t abs64(int64_t v)
 {
-	return v < 0 ? -v : v;
+	return v < 0 ? un_sub(0, v) : v;	/* INT64_MIN stays negative: never hidden */
 }
 
 /* The union of the sites of both tables, with their growth; NULL when out of memory. */
@@ -122,15 +122,16 @@ static void print_rows(const row *r, size_t n, const diff_opts *o, const pf_valu
 
 	printf("%11s %10s %10s %11s  %s\n", "growth", "base", "new", "cum growth", "site");
 	for (size_t i = 0; i < n; i++) {
-		int64_t growth = r[i].new - r[i].base;
-		if (abs64(growth) < o->min || (growth == 0 && r[i].cum_new == r[i].cum_base))
+		int64_t growth = un_sub(r[i].new, r[i].base);
+		if ((growth != INT64_MIN && abs64(growth) < o->min) ||
+		    (growth == 0 && r[i].cum_new == r[i].cum_base))
 			continue;
 		if (o->count > 0 && shown == (size_t)o->count)
 			break;
 		signed_fmt(g, sizeof(g), growth, vt->unit, o->raw);
 		un_format(b, sizeof(b), r[i].base, vt->unit, o->raw);
 		un_format(nw, sizeof(nw), r[i].new, vt->unit, o->raw);
-		signed_fmt(cg, sizeof(cg), r[i].cum_new - r[i].cum_base, vt->unit, o->raw);
+		signed_fmt(cg, sizeof(cg), un_sub(r[i].cum_new, r[i].cum_base), vt->unit, o->raw);
 		printf("%11s %10s %10s %11s  %s\n", g, b, nw, cg, r[i].name);
 		shown++;
 	}
@@ -157,10 +158,10 @@ static int report(const pf_profile *pb, const pf_profile *pn, int sb, int sn,
 	qsort(r, n, sizeof(*r), cmp_row);
 	un_format(tot_b, sizeof(tot_b), tb.total, vt->unit, o->raw);
 	un_format(tot_n, sizeof(tot_n), tn.total, vt->unit, o->raw);
-	signed_fmt(growth, sizeof(growth), tn.total - tb.total, vt->unit, o->raw);
+	signed_fmt(growth, sizeof(growth), un_sub(tn.total, tb.total), vt->unit, o->raw);
 	if (pb->time_nanos && pn->time_nanos)
 		snprintf(apart, sizeof(apart), ", %.1f s apart",
-			 (double)(pn->time_nanos - pb->time_nanos) / 1e9);
+			 ((double)pn->time_nanos - (double)pb->time_nanos) / 1e9);
 	printf("Type: %s, base %s, new %s, growth %s%s\n", vt->type, tot_b, tot_n, growth, apart);
 	print_rows(r, n, o, vt);
 	st = CLI_OK;

@@ -190,17 +190,6 @@ static const char style[] =
 
 /* --- arithmetic on values from the file (never undefined behaviour) ----------------- */
 
-/* a + b and a - b wrapping around, as pprof's int64 sums do. */
-static int64_t add_wrap(int64_t a, int64_t b)
-{
-	return (int64_t)((uint64_t)a + (uint64_t)b);
-}
-
-static int64_t sub_wrap(int64_t a, int64_t b)
-{
-	return (int64_t)((uint64_t)a - (uint64_t)b);
-}
-
 /* x + w for x, w >= 0, stopping at INT64_MAX. */
 static int64_t add_sat(int64_t x, int64_t w)
 {
@@ -212,7 +201,7 @@ static int64_t add_sat(int64_t x, int64_t w)
 /* A stack's width: its value, or with --base its growth; never negative. */
 static void set_width(dstack *d, int diff)
 {
-	int64_t v = diff ? sub_wrap(d->cur, d->base) : d->cur;
+	int64_t v = diff ? un_sub(d->cur, d->base) : d->cur;
 
 	d->w = v > 0 ? v : 0;
 }
@@ -247,7 +236,7 @@ static dstack *from_sets(const st_set *cur, const st_set *base, size_t *n, graph
 		i += c <= 0;
 		j += c >= 0;
 		set_width(&d[k], 1);
-		int64_t delta = sub_wrap(d[k].cur, d[k].base);
+		int64_t delta = un_sub(d[k].cur, d[k].base);
 		if (delta > 0)
 			g->grew = add_sat(g->grew, delta);
 		else if (delta > INT64_MIN)
@@ -298,8 +287,8 @@ static void open_frames(const dstack *st, size_t common, open_frame *of, int64_t
 	for (size_t i = common; i < st->depth; i++)
 		of[i + 1] = (open_frame){ x, 0, 0 };
 	for (size_t i = 0; i <= st->depth; i++) {
-		of[i].base = add_wrap(of[i].base, st->base);
-		of[i].cur = add_wrap(of[i].cur, st->cur);
+		of[i].base = un_add(of[i].base, st->base);
+		of[i].cur = un_add(of[i].cur, st->cur);
 	}
 }
 
@@ -438,7 +427,7 @@ static void put_label(FILE *o, const char *name, double w)
 static void put_share(FILE *o, const frame *fr, const graph *g)
 {
 	const char *unit = g->vt->unit;
-	int64_t w = fr->end - fr->start, delta = sub_wrap(fr->cur, fr->base);
+	int64_t w = fr->end - fr->start, delta = un_sub(fr->cur, fr->base);
 	char v[32], b[32], n[32], d[32];
 
 	un_format(v, sizeof(v), w, unit, 0);
@@ -461,7 +450,7 @@ static void put_frame(FILE *o, const frame *fr, const graph *g, int height)
 	int y = height - BOTTOM_PAD - (int)(fr->depth + 1) * FRAME_H, rgb[3];
 
 	if (g->diff)
-		diff_colour(sub_wrap(fr->cur, fr->base), g->maxabs, rgb);
+		diff_colour(un_sub(fr->cur, fr->base), g->maxabs, rgb);
 	else
 		hot_colour(fr->name, rgb);
 	fprintf(o, "<g data-s=\"%" PRId64 "\" data-v=\"%" PRId64 "\"><title>", fr->start,
@@ -525,10 +514,10 @@ static void subtitle_of(char *buf, size_t n, const graph *g, const char *path,
 	bb = strrchr(base, '/');
 	un_format(grew, sizeof(grew), g->grew, unit, 0);
 	un_format(shrank, sizeof(shrank), g->shrank, unit, 0);
-	un_format(net, sizeof(net), add_wrap(g->grew, g->shrank), unit, 0);
+	un_format(net, sizeof(net), un_add(g->grew, g->shrank), unit, 0);
 	snprintf(buf, n, "%s from %s to %s: grew +%s (drawn), shrank %s, net %s%s",
 		 g->vt->type, bb ? bb + 1 : base, b ? b + 1 : path, grew, shrank,
-		 add_wrap(g->grew, g->shrank) > 0 ? "+" : "", net);
+		 un_add(g->grew, g->shrank) > 0 ? "+" : "", net);
 }
 
 /* The whole SVG: height from the deepest frame drawn, then header, frames, end. */
@@ -543,7 +532,7 @@ static void write_svg(FILE *o, graph *g, const flame_opts *op, const char *path)
 		if (!drawn(g, i))
 			continue;
 		maxdepth = g->v[i].depth > maxdepth ? g->v[i].depth : maxdepth;
-		g->maxabs = fmax(g->maxabs, fabs((double)sub_wrap(g->v[i].cur, g->v[i].base)));
+		g->maxabs = fmax(g->maxabs, fabs((double)un_sub(g->v[i].cur, g->v[i].base)));
 	}
 	height = TOP_PAD + (int)(maxdepth + 1) * FRAME_H + BOTTOM_PAD;
 	subtitle_of(subtitle, sizeof(subtitle), g, path, op->base);

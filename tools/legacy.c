@@ -210,7 +210,9 @@ static void write_maps(const pf_profile *p, FILE *f)
 	fputs("\nMAPPED_LIBRARIES:\n", f);
 	for (size_t i = 0; i < p->nmappings; i++) {
 		const pf_mapping *m = &p->mappings[i];
-		if (!m->filename[0])
+		/* What the reader would refuse (or a name that would break the line) is not
+		 * written: its frames stay plain addresses. */
+		if (!m->filename[0] || m->limit <= m->start || strpbrk(m->filename, "\r\n"))
 			continue;
 		fprintf(f, "%08" PRIx64 "-%08" PRIx64 " r-xp %08" PRIx64 " 00:00 0 %s\n",
 			m->start, m->limit, m->offset, m->filename);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sites.h"
+#include "units.h"
 
 static uint64_t hash_str(const char *s)
 {
@@ -68,9 +69,9 @@ static void add_sample(si_table *t, const pf_sample *s, int64_t v, size_t idx,
 	for (size_t i = 0; i < depth; i++) {
 		si_site *e = lookup(t, frames[i]);
 		if (i == 0)
-			e->flat += v;
+			e->flat = un_add(e->flat, v);
 		if (e->seen != idx + 1) {
-			e->cum += v;
+			e->cum = un_add(e->cum, v);
 			e->seen = idx + 1;
 		}
 	}
@@ -91,7 +92,7 @@ int si_build(si_table *t, const pf_profile *p, int sidx, int lines)
 	}
 	for (size_t i = 0; i < p->nsamples; i++) {
 		int64_t v = p->samples[i].values[sidx];
-		t->total += v;
+		t->total = un_add(t->total, v);
 		if (v)
 			add_sample(t, &p->samples[i], v, i, frames, lines);
 	}

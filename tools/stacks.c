@@ -4,13 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "stacks.h"
-
-/* a + b wrapping around as go tool pprof's int64 sums do: values come from the file, and
- * signed overflow would be undefined behaviour. */
-static int64_t add_wrap(int64_t a, int64_t b)
-{
-	return (int64_t)((uint64_t)a + (uint64_t)b);
-}
+#include "units.h"
 
 int st_cmp(const st_stack *x, const st_stack *y)
 {
@@ -39,7 +33,7 @@ static void merge(st_set *s)
 	for (size_t i = 0; i < s->n; i++) {
 		st_stack *last = w ? &s->stacks[w - 1] : NULL;
 		if (last && cmp_stack(last, &s->stacks[i]) == 0)
-			last->value = add_wrap(last->value, s->stacks[i].value);
+			last->value = un_add(last->value, s->stacks[i].value);
 		else
 			s->stacks[w++] = s->stacks[i];
 	}
@@ -98,7 +92,7 @@ static int build(const pf_profile *p, int sidx, st_set *out, namer *name)
 	}
 	for (size_t i = 0; i < p->nsamples; i++) {
 		const pf_sample *sm = &p->samples[i];
-		out->total = add_wrap(out->total, sm->values[sidx]);
+		out->total = un_add(out->total, sm->values[sidx]);
 		if (sm->values[sidx])
 			fill(out, sm, sidx, &used, name);
 	}

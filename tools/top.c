@@ -40,7 +40,7 @@ static void print_rows(const si_site *e, size_t n, int64_t total, const pf_value
 
 	printf("%10s %6s %7s %10s %6s\n", "flat", "flat%", "sum%", "cum", "cum%");
 	for (size_t i = 0; i < n; i++) {
-		sum += e[i].flat;
+		sum = un_add(sum, e[i].flat);
 		un_format(flat, sizeof(flat), e[i].flat, vt->unit, raw);
 		un_format(cum, sizeof(cum), e[i].cum, vt->unit, raw);
 		printf("%10s %6.2f%% %6.2f%% %10s %6.2f%%  %s\n", flat, un_pct(e[i].flat, total),

@@ -16,6 +16,18 @@ void un_format(char *buf, size_t n, int64_t v, const char *unit, int raw);
  * suffix ("64KiB", "1MB"). Returns 0, or -1 when s is not such a size. */
 int un_parse_size(const char *s, int64_t *out);
 
+/* a + b and a - b wrapping around, as go tool pprof's int64 sums do: values come from
+ * the file, and a sum of hostile values must not be undefined behaviour. */
+static inline int64_t un_add(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static inline int64_t un_sub(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
 /* 100 * part / total, 0 when total is 0. */
 double un_pct(int64_t part, int64_t total);
 
