@@ -296,12 +296,15 @@ static int names_add(names *s, const char *name)
 	return 0;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether the sorted set s holds name. */
 static int names_has(const names *s, const char *name)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->v[i], name) == 0)
-			return 1;
-	return 0;
+	return s->n && bsearch(&name, s->v, s->n, sizeof(*s->v), cmp_name) != NULL;
 }
 
 static void names_free(names *s)
@@ -311,7 +314,8 @@ static void names_free(names *s)
 	free(s->v);
 }
 
-/* The profile files in o->dir that are not in before (NULL: all of them), sorted. */
+/* The profile files in o->dir that are not in before (NULL: all of them), sorted by
+ * name (so by pid, then sequence number within a pid of the same width). */
 static int list_profiles(const run_opts *o, const names *before, names *out)
 {
 	DIR *d = opendir(o->dir);
@@ -327,13 +331,9 @@ static int list_profiles(const run_opts *o, const names *before, names *out)
 			return -1;
 		}
 	closedir(d);
-	qsort(out->v, out->n, sizeof(*out->v), (int (*)(const void *, const void *))strcmp);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_name);
 	return 0;
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The final profile: the highest sequence number of pid, else the newest file. */
@@ -398,7 +398,6 @@ static void summary(const run_opts *o, const names *before, long pid, const char
 		names_free(&got);
 		return;
 	}
-	qsort(got.v, got.n, sizeof(*got.v), cmp_name);
 	for (size_t i = 0; i < got.n; i++)
 		if (profile_name(got.v[i], o->base, &p, &seq) && p != last) {
 			procs++;
