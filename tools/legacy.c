@@ -124,6 +124,16 @@ static int find_types(const pf_profile *p, int idx[NTYPES], char *err, size_t er
 	return 0;
 }
 
+/* Whether a reader can unbias the raw pair (n, b) at rate within int64 (the reader
+ * refuses it otherwise), with a margin for rounding. */
+static int unbiases(int64_t n, int64_t b, int64_t rate)
+{
+	if (rate <= 1 || n <= 0 || b <= 0)
+		return 1;
+	double s = sample_scale((double)b / (double)n, rate);
+	return (double)n * s < 9.0e18 && (double)b * s < 9.0e18;
+}
+
 /* Sample i's raw line figures in the file's order: in use objects, bytes, then allocated
  * objects, bytes. -1 with the reason for a negative value. */
 static int sample_raw(const pf_profile *p, size_t i, const int idx[NTYPES], int64_t rate,
@@ -139,6 +149,11 @@ static int sample_raw(const pf_profile *p, size_t i, const int idx[NTYPES], int6
 		}
 	raw_pair(v[idx[T_INUSE_OBJECTS]], v[idx[T_INUSE_SPACE]], rate, raw);
 	raw_pair(v[idx[T_ALLOC_OBJECTS]], v[idx[T_ALLOC_SPACE]], rate, raw + 2);
+	if (!unbiases(raw[0], raw[1], rate) || !unbiases(raw[2], raw[3], rate)) {
+		snprintf(err, errlen, "sample %zu's figures are too large for the text format "
+			 "(a reader could not unbias them)", i + 1);
+		return -1;
+	}
 	return 0;
 }
 
@@ -171,7 +186,11 @@ static int write_header(const pf_profile *p, const int idx[NTYPES], int64_t rate
 		if (sample_raw(p, i, idx, rate, raw, err, errlen))
 			return -1;
 		for (int k = 0; k < 4; k++)
-			tot[k] += raw[k];
+			if (__builtin_add_overflow(tot[k], raw[k], &tot[k])) {
+				snprintf(err, errlen, "the totals are too large for the text "
+					 "format");
+				return -1;
+			}
 	}
 	fprintf(f, "heap profile: %6" PRId64 ": %8" PRId64 " [%6" PRId64 ": %8" PRId64 "] @ ",
 		tot[0], tot[1], tot[2], tot[3]);
