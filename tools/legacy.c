@@ -124,6 +124,9 @@ static int find_types(const pf_profile *p, int idx[NTYPES], char *err, size_t er
 	return 0;
 }
 
+/* The largest figure written: readers keep figures in int64 after scaling them. */
+#define TEXT_MAX ((int64_t)9000000000000000000)
+
 /* Whether a reader can unbias the raw pair (n, b) at rate within int64 (the reader
  * refuses it otherwise), with a margin for rounding. */
 static int unbiases(int64_t n, int64_t b, int64_t rate)
@@ -131,7 +134,7 @@ static int unbiases(int64_t n, int64_t b, int64_t rate)
 	if (rate <= 1 || n <= 0 || b <= 0)
 		return 1;
 	double s = sample_scale((double)b / (double)n, rate);
-	return (double)n * s < 9.0e18 && (double)b * s < 9.0e18;
+	return (double)n * s < (double)TEXT_MAX && (double)b * s < (double)TEXT_MAX;
 }
 
 /* Sample i's raw line figures in the file's order: in use objects, bytes, then allocated
@@ -141,12 +144,18 @@ static int sample_raw(const pf_profile *p, size_t i, const int idx[NTYPES], int6
 {
 	const int64_t *v = p->samples[i].values;
 
-	for (int t = 0; t < NTYPES; t++)
+	for (int t = 0; t < NTYPES; t++) {
 		if (v[idx[t]] < 0) {
 			snprintf(err, errlen, "sample %zu has a negative %s, which the text "
 				 "format cannot hold", i + 1, heap_types[t].type);
 			return -1;
 		}
+		if (v[idx[t]] > TEXT_MAX) {	/* also keeps llround in raw_pair in range */
+			snprintf(err, errlen, "sample %zu's %s is too large for the text format",
+				 i + 1, heap_types[t].type);
+			return -1;
+		}
+	}
 	raw_pair(v[idx[T_INUSE_OBJECTS]], v[idx[T_INUSE_SPACE]], rate, raw);
 	raw_pair(v[idx[T_ALLOC_OBJECTS]], v[idx[T_ALLOC_SPACE]], rate, raw + 2);
 	if (!unbiases(raw[0], raw[1], rate) || !unbiases(raw[2], raw[3], rate)) {
