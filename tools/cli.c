@@ -60,8 +60,17 @@ pf_profile *cli_load(const char *path)
 	char err[512];
 	pf_profile *p = pf_load(path, err, sizeof(err));
 
-	if (!p)
+	if (!p) {
 		cli_error(path, "%s", err);
+		return NULL;
+	}
+	/* A profile without a single function name (the text format, an unsymbolized
+	 * pprof) is named from the mapped objects, quietly, as pprof does. */
+	if (p->nfunctions == 0 && p->nlocations > 0 && sy_symbolize(p, 1, err, sizeof(err)) < 0) {
+		cli_error(path, "%s", err[0] ? err : "out of memory");
+		pf_free(p);
+		return NULL;
+	}
 	return p;
 }
 

@@ -25,7 +25,8 @@ int cli_bad_option(const char *cmd, int c, char **argv);
 /* Checks that exactly one operand (the profile) is left; returns it or NULL (reported). */
 const char *cli_one_file(const char *cmd, int argc, char **argv);
 
-/* Loads path; NULL after printing "heapprof: path: why". */
+/* Loads path; NULL after printing "heapprof: path: why". A profile with no function
+ * name at all (the text format) is symbolized quietly (tools/symbolize). */
 pf_profile *cli_load(const char *path);
 
 /* The index of sample type name (NULL: the profile's default), or after printing why,

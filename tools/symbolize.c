@@ -767,24 +767,57 @@ static size_t collect_wants(sym *s, const object *o, const opened *op, want *w)
 	return n;
 }
 
+/* Locations of object o that still have no line (no DWARF for them, and the profile
+ * named none: a text profile, say) get the function name of the ELF symbol table entry
+ * whose extent holds the address, without file or line; never a neighbour's name (a
+ * symbol without a size is not trusted). Returns how many, or -1 (no memory). */
+static int name_from_symbols(sym *s, const object *o, const opened *op)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < o->n; i++) {
+		pf_location *loc = &s->p->locations[s->order[o->first + i]];
+		GElf_Off off;
+		GElf_Sym es;
+		const char *name;
+		uint64_t v;
+		if (loc->nlines || elf_vaddr(op, loc->mapping, loc->address, &v))
+			continue;
+		name = dwfl_module_addrinfo(op->mod, v + op->bias, &off, &es, NULL, NULL, NULL);
+		if (!name || !name[0] || es.st_size == 0 || off >= es.st_size)
+			continue;
+		pf_line *l = pf_alloc(s->p, 1, sizeof(*l));
+		if (!l || !(l->function_id = fn_intern(s, name, name, "", 0)))
+			return -1;
+		loc->lines = l;
+		loc->nlines = 1;
+		n++;
+	}
+	return n;
+}
+
 /* Resolves the locations of object o; adds their number to *resolved. -1: no memory. */
 static int symbolize_object(sym *s, const object *o, size_t *resolved)
 {
 	walker k = { 0 };
 	opened op;
 	Dwarf_Addr bias;
-	int r = 0;
+	int r = 0, named;
 
 	if (open_object(s, o, &op))
 		return 0;
+	dwfl_module_getelf(op.mod, &op.bias);
 	if (!dwfl_module_getdwarf(op.mod, &bias)) {
 		note(s, o, "no debug information (install its -dbgsym package%s)",
 		     getenv("DEBUGINFOD_URLS") ? "; debuginfod has none"
 		     : " or set DEBUGINFOD_URLS");
+		named = name_from_symbols(s, o, &op);
 		close_object(&op);
+		if (named < 0)
+			return -1;
+		*resolved += (size_t)named;
 		return 0;
 	}
-	dwfl_module_getelf(op.mod, &op.bias);
 	if (!(k.w = malloc((o->n + 1) * sizeof(*k.w))))
 		r = -1;
 	size_t n = r ? 0 : collect_wants(s, o, &op, k.w);
@@ -799,6 +832,10 @@ static int symbolize_object(sym *s, const object *o, size_t *resolved)
 	}
 	free(k.w);
 	free(k.h);
+	if (r == 0 && (named = name_from_symbols(s, o, &op)) >= 0)
+		*resolved += (size_t)named;
+	else
+		r = -1;
 	close_object(&op);
 	return r;
 }

@@ -143,6 +143,30 @@ for t in alloc_space inuse_space; do
 		{ diag_file "$tmp/go.ours"; diag_file "$tmp/go.theirs"; diag_file "$tmp/err"; }
 done
 
+# --- a profile without names (the text format) ------------------------------------------
+
+# The reading commands name such a profile's frames from the mapped objects: DWARF, else
+# the ELF symbol table (a copy of demo_leak without debug information), else nothing
+# (a fully stripped copy keeps module+0xoffset, never a neighbour's name).
+if command -v objcopy >/dev/null; then
+	mkdir -p "$tmp/sy"
+	objcopy --strip-debug "$top_builddir/tests/progs/demo_leak" "$tmp/sy/d_sym"
+	objcopy --strip-all "$top_builddir/tests/progs/demo_leak" "$tmp/sy/d_none"
+	for b in d_sym d_none; do
+		(cd "$tmp/sy" && exec timeout 20 env HEAPPROF="prefix=$tmp/sy/$b,rate=1" \
+			LD_PRELOAD="$HP_LIB" "./$b") >/dev/null 2>&1
+		"$HP" convert --to text "$tmp"/sy/$b.*.exit.pb.gz >"$tmp/sy/$b.heap" 2>"$tmp/err"
+		run "$HP" top --raw -n 1 "$tmp/sy/$b.heap"
+		first_row >"$tmp/sy/$b.row"
+	done
+	[ "$(cat "$tmp/sy/d_sym.row")" = "$LEAK_B leak_sessions" ]
+	ok $? "top on a text profile: names from the ELF symbol table without DWARF (got '$(cat "$tmp/sy/d_sym.row")')"
+	grep -qx "$LEAK_B d_none+0x[0-9a-f]*" "$tmp/sy/d_none.row"
+	ok $? "top on a text profile of a stripped program: module+0xoffset (got '$(cat "$tmp/sy/d_none.row")')"
+else
+	fail "objcopy found (binutils)"
+fi
+
 # --- flame ---------------------------------------------------------------------------
 
 # svg_check SVG: parses the SVG (python3's XML parser) and prints the widest frame just
