@@ -6,7 +6,8 @@ PKGS="build-essential autoconf automake libtool pkg-config binutils
       libjemalloc-dev libjemalloc2 libunwind-dev zlib1g-dev
       golang-go google-perftools valgrind python3 perl libxml2-utils
       clang libpython3.11-testsuite
-      libdw-dev elfutils debuginfod curl chromium fonts-dejavu-core man-db"
+      libdw-dev elfutils debuginfod curl chromium fonts-dejavu-core man-db
+      heaptrack time"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 missing=""
