@@ -889,7 +889,9 @@ size_t pf_sample_depth(const pf_sample *s)
 	return n;
 }
 
-void pf_sample_frames(const pf_sample *s, const char **out)
+/* The frames of s, leaf first: each line's where (lines) or name, or the location's
+ * addr_name when it has no line. */
+static void sample_names(const pf_sample *s, const char **out, int lines)
 {
 	size_t n = 0;
 
@@ -898,21 +900,18 @@ void pf_sample_frames(const pf_sample *s, const char **out)
 		if (!loc->nlines)
 			out[n++] = loc->addr_name;
 		for (size_t j = 0; j < loc->nlines; j++)
-			out[n++] = loc->lines[j].name;
+			out[n++] = lines ? loc->lines[j].where : loc->lines[j].name;
 	}
+}
+
+void pf_sample_frames(const pf_sample *s, const char **out)
+{
+	sample_names(s, out, 0);
 }
 
 void pf_sample_lines(const pf_sample *s, const char **out)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < s->nlocs; i++) {
-		const pf_location *loc = s->locs[i];
-		if (!loc->nlines)
-			out[n++] = loc->addr_name;
-		for (size_t j = 0; j < loc->nlines; j++)
-			out[n++] = loc->lines[j].where;
-	}
+	sample_names(s, out, 1);
 }
 
 /* --- building ------------------------------------------------------------------------ */
