@@ -216,7 +216,7 @@ static void identify(struct dl_phdr_info *info, object *o)
 	if (!info->dlpi_name || info->dlpi_name[0] != '/')
 		return;	/* the main program (never unloaded), the vdso */
 	len = strlen(info->dlpi_name) + 1;
-	if ((o->name = hp_ialloc(len)) != NULL)
+	if ((o->name = hp_ialloc_k(HP_MEM_UNWIND, len)) != NULL)
 		memcpy(o->name, info->dlpi_name, len);
 	o->build_id_len = hp_phdr_build_id(info, o->build_id);
 }
@@ -288,11 +288,11 @@ static void retire(object *o)
 
 	for (g = gone_head; g; g = g->next)
 		if (same_place(&g->u, o)) {
-			hp_ifree(o->name);
+			hp_ifree_k(HP_MEM_UNWIND, o->name);
 			return;
 		}
-	if (ngone >= MAX_GONE || !(g = hp_ialloc(sizeof(*g)))) {
-		hp_ifree(o->name);
+	if (ngone >= MAX_GONE || !(g = hp_ialloc_k(HP_MEM_UNWIND, sizeof(*g)))) {
+		hp_ifree_k(HP_MEM_UNWIND, o->name);
 		return;
 	}
 	memcpy(g->build_id, o->build_id, o->build_id_len);
@@ -322,10 +322,31 @@ static void retire_departed(const snapshot *fresh, snapshot *cur)
  * run. Slots are published once with a release store and read with acquire loads; entries
  * live as long as the process (bounded by its call sites). A rule holds for the loader's
  * unload count it was made at: after a dlclose the address may belong to another object,
- * so an older rule is made again (and the old one leaks: dlclose is rare). */
+ * so an older rule is made again (and the old one leaks: dlclose is rare).
+ *
+ * Most frames follow one of two shapes: the caller's stack pointer (the CFA) is the
+ * stack or frame pointer plus a constant, the return address is saved at a constant
+ * offset from it, and rbp is either untouched or saved at another constant offset. For
+ * those the rule also holds a compact form that fast_walk() applies with three loads
+ * and no call into libunwind (applying libunwind's state copies and evaluates every
+ * register of it: about half the cost of a walk). The compact form is read out of the
+ * state libunwind hands to unw_reg_states_iterate, whose layout is libunwind 1.6's
+ * (checked: its size and the return-address column), and each compact rule is checked
+ * once against libunwind's own step before it is used. */
+enum { FAST_NONE, FAST_STEP, FAST_END };
+
+/* A compact rule. */
+typedef struct fast_rule {
+	unsigned char kind;	/* FAST_*: FAST_END means no caller (return address undefined) */
+	unsigned char cfa_sp;	/* CFA = rsp + cfa_off (1) or rbp + cfa_off (0) */
+	unsigned char bp_saved;	/* rbp saved at CFA + bp_off (1) or unchanged (0) */
+	int32_t cfa_off, ra_off, bp_off;
+} fast_rule;
+
 typedef struct rule {
 	uintptr_t key;		/* return address - 1 */
 	unsigned long long subs;	/* the loader's unload count it is valid for */
+	fast_rule f;
 	size_t size;
 	unsigned char state[];	/* libunwind's dwarf_reg_state for the row holding key */
 } rule;
@@ -333,9 +354,176 @@ typedef struct rule {
 #define RULE_SLOTS 16384
 static rule *rules[RULE_SLOTS];
 
+static unsigned rule_hash(uintptr_t key)
+{
+	return (unsigned)((key * 0x9e3779b97f4a7c15ull) >> 40) & (RULE_SLOTS - 1);
+}
+
 static rule **rule_slot(uintptr_t key)
 {
-	return &rules[((key * 0x9e3779b97f4a7c15ull) >> 40) & (RULE_SLOTS - 1)];
+	return &rules[rule_hash(key)];
+}
+
+/* The compact rules again, 16 bytes a slot in a table of their own: a fast step then
+ * touches one cache line for its rule instead of two (the slot, then the rule), and on a
+ * program with many call sites (python) those misses were most of a walk. A slot is the
+ * key and one word: the loader's unload count (low 24 bits), the kind and flags, and the
+ * offsets (a rule whose offsets do not fit is not packed: libunwind does that frame).
+ * The key doubles as the slot's lock: a writer swaps it for PACK_BUSY, stores the word,
+ * then stores the new key with release; a reader loads the key, the word, and the key
+ * again, and uses the word only when both loads gave the key it looks for. */
+typedef struct packed_slot {
+	uintptr_t key;
+	uint64_t word;
+} packed_slot;
+#define PACK_BUSY UINTPTR_MAX
+static packed_slot packed[RULE_SLOTS];
+
+static int pack(const fast_rule *f, unsigned long long subs, uint64_t *w)
+{
+	if (f->kind == FAST_STEP &&
+	    (f->cfa_off != (int16_t)f->cfa_off || f->ra_off % 8 || f->bp_off % 8 ||
+	     f->ra_off / 8 != (int8_t)(f->ra_off / 8) || f->bp_off / 8 < -2048 ||
+	     f->bp_off / 8 > 2047))
+		return 0;
+	*w = (subs & 0xffffff) | (uint64_t)f->kind << 24 | (uint64_t)f->cfa_sp << 26 |
+	     (uint64_t)f->bp_saved << 27 | (uint64_t)(uint16_t)f->cfa_off << 28 |
+	     (uint64_t)(uint8_t)(f->ra_off / 8) << 44 | (uint64_t)(f->bp_off / 8 & 0xfff) << 52;
+	return 1;
+}
+
+static void unpack(uint64_t w, fast_rule *f)
+{
+	f->kind = (w >> 24) & 3;
+	f->cfa_sp = (w >> 26) & 1;
+	f->bp_saved = (w >> 27) & 1;
+	f->cfa_off = (int16_t)(w >> 28);
+	f->ra_off = (int8_t)(w >> 44) * 8;
+	f->bp_off = ((int32_t)(w >> 32) >> 20) * 8;	/* bits 52..63, sign-extended */
+}
+
+static void packed_put(const rule *r)
+{
+	packed_slot *s = &packed[rule_hash(r->key)];
+	uintptr_t k = __atomic_load_n(&s->key, __ATOMIC_RELAXED);
+	uint64_t w;
+
+	if (r->f.kind == FAST_NONE || !pack(&r->f, r->subs, &w) || k == PACK_BUSY ||
+	    !__atomic_compare_exchange_n(&s->key, &k, PACK_BUSY, 0, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return;	/* another writer has the slot: this rule goes unpacked for now */
+	__atomic_store_n(&s->word, w, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->key, r->key, __ATOMIC_RELEASE);
+}
+
+/* Each thread keeps the slots it used last in a small table of its own (4 KiB, in its L1
+ * cache between samples, where the shared table mostly is not): checked first. Its words
+ * carry the unload count like the shared ones, so a stale one is never used. */
+#define MEMO_SLOTS 256
+static __thread packed_slot memo[MEMO_SLOTS];
+
+static inline int packed_get(uintptr_t key, unsigned long long subs, fast_rule *f)
+{
+	packed_slot *m = &memo[(key ^ (key >> 8)) & (MEMO_SLOTS - 1)];
+	const packed_slot *s;
+	uint64_t w;
+
+	if (m->key == key && (m->word & 0xffffff) == (subs & 0xffffff)) {
+		unpack(m->word, f);
+		return 1;
+	}
+	s = &packed[rule_hash(key)];
+	if (__atomic_load_n(&s->key, __ATOMIC_ACQUIRE) != key)
+		return 0;
+	w = __atomic_load_n(&s->word, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&s->key, __ATOMIC_RELAXED) != key || (w & 0xffffff) != (subs & 0xffffff))
+		return 0;
+	m->key = key;
+	m->word = w;
+	unpack(w, f);
+	return 1;
+}
+
+/* libunwind 1.6's dwarf_reg_state_t as unw_reg_states_iterate passes it (x86-64): the
+ * return-address column, then how each of the 17 preserved registers and the two CFA
+ * columns is saved, then where. */
+#define RS_NREGS 19
+typedef struct rs_layout {
+	unw_word_t ret_addr_column;
+	char where[RS_NREGS];
+	unw_word_t val[RS_NREGS];
+} rs_layout;
+
+enum { W_UNDEF, W_SAME, W_CFAREL, W_REG };	/* libunwind's DWARF_WHERE_* */
+#define COL_RBP 6
+#define COL_RSP 7
+#define COL_RA 16
+#define COL_CFA_REG 17
+#define COL_CFA_OFF 18
+
+static int fits32(unw_word_t v)
+{
+	return (int64_t)v == (int32_t)v;
+}
+
+/* Fills r's compact form from its libunwind state, when the frame has an ordinary shape. */
+static void compact(rule *r)
+{
+	fast_rule *f = &r->f;
+	rs_layout rs;
+
+	f->kind = FAST_NONE;
+	if (r->size != sizeof(rs))
+		return;
+	memcpy(&rs, r->state, sizeof(rs));
+	if (rs.ret_addr_column != COL_RA)
+		return;
+	if (rs.where[COL_RA] == W_UNDEF) {
+		f->kind = FAST_END;
+		return;
+	}
+	if (rs.where[COL_CFA_REG] != W_REG ||
+	    (rs.val[COL_CFA_REG] != COL_RSP && rs.val[COL_CFA_REG] != COL_RBP) ||
+	    !fits32(rs.val[COL_CFA_OFF]) || rs.where[COL_RA] != W_CFAREL || !fits32(rs.val[COL_RA]))
+		return;
+	if (rs.where[COL_RBP] == W_CFAREL && fits32(rs.val[COL_RBP]))
+		f->bp_saved = 1;
+	else if (rs.where[COL_RBP] == W_SAME)
+		f->bp_saved = 0;
+	else
+		return;
+	f->cfa_sp = rs.val[COL_CFA_REG] == COL_RSP;
+	f->cfa_off = (int32_t)rs.val[COL_CFA_OFF];
+	f->ra_off = (int32_t)rs.val[COL_RA];
+	f->bp_off = f->bp_saved ? (int32_t)rs.val[COL_RBP] : 0;
+	f->kind = FAST_STEP;
+}
+
+static int readable(uintptr_t a, size_t len);
+
+/* A word of the stack page (or object segment) the last read found readable, or a word
+ * readable() vouches for. */
+static inline int word_readable(uintptr_t a)
+{
+	return (a >= last_lo && a <= last_hi - sizeof(uintptr_t)) || readable(a, sizeof(uintptr_t));
+}
+
+/* One frame by compact rule f: *ip, *sp and *bp become the caller's. 0 when a word it
+ * needs cannot be read. */
+static inline int fast_step(const fast_rule *f, uintptr_t *ip, uintptr_t *sp, uintptr_t *bp)
+{
+	uintptr_t cfa = (f->cfa_sp ? *sp : *bp) + (uintptr_t)(intptr_t)f->cfa_off;
+	uintptr_t ra = cfa + (uintptr_t)(intptr_t)f->ra_off;
+	uintptr_t b = cfa + (uintptr_t)(intptr_t)f->bp_off;
+
+	if (!word_readable(ra) || (f->bp_saved && !word_readable(b)))
+		return 0;
+	*ip = *(const uintptr_t *)ra;
+	if (f->bp_saved)
+		*bp = *(const uintptr_t *)b;
+	*sp = cfa;
+	return 1;
 }
 
 typedef struct rule_search {
@@ -350,14 +538,37 @@ static int keep_row(void *token, void *data, size_t size, unw_word_t lo, unw_wor
 
 	if (rs->found || rs->key < lo || rs->key >= hi)
 		return 0;
-	if ((r = hp_ialloc(sizeof(*r) + size)) == NULL)
+	if ((r = hp_ialloc_k(HP_MEM_UNWIND, sizeof(*r) + size)) == NULL)
 		return 0;
+	memset(r, 0, sizeof(*r));
 	r->key = rs->key;
 	r->subs = walk_snap->subs;
 	r->size = size;
 	memcpy(r->state, data, size);
+	compact(r);
 	rs->found = r;
 	return 0;
+}
+
+/* The compact form of a new rule must give what libunwind's step gave, from the same
+ * registers (before: ip0, sp0, bp0; after: cur). Else it is not used. */
+static void check_compact(rule *r, unw_cursor_t *cur, int stepped, uintptr_t sp0, uintptr_t bp0)
+{
+	unw_word_t ip1, sp1, bp1;
+	uintptr_t ip = 0, sp = sp0, bp = bp0;
+
+	if (r->f.kind == FAST_END) {
+		if (stepped > 0)
+			r->f.kind = FAST_NONE;
+		return;
+	}
+	if (r->f.kind != FAST_STEP)
+		return;
+	if (stepped <= 0 || unw_get_reg(cur, UNW_REG_IP, &ip1) != 0 ||
+	    unw_get_reg(cur, UNW_X86_64_RSP, &sp1) != 0 ||
+	    unw_get_reg(cur, UNW_X86_64_RBP, &bp1) != 0 || !fast_step(&r->f, &ip, &sp, &bp) ||
+	    ip != ip1 || sp != sp1 || bp != bp1)
+		r->f.kind = FAST_NONE;
 }
 
 /* One step of cur, whose ip is ip: with a cached rule if there is one, else by finding
@@ -367,16 +578,24 @@ static int step(unw_cursor_t *cur, uintptr_t ip)
 	uintptr_t key = ip - 1;
 	rule **slot = rule_slot(key), *r = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	rule_search rs = { key, NULL };
+	unw_word_t sp0, bp0;
+	int ret;
 
 	if (list_stale)
 		return unw_step(cur);
-	if (!r || r->key != key || r->subs != walk_snap->subs) {
-		if (unw_reg_states_iterate(cur, keep_row, &rs) < 0 || !rs.found)
-			return unw_step(cur);	/* signal frames, odd tables: the full step */
-		r = rs.found;
-		__atomic_store_n(slot, r, __ATOMIC_RELEASE);
-	}
-	return unw_apply_reg_state(cur, r->state);
+	if (r && r->key == key && r->subs == walk_snap->subs)
+		return unw_apply_reg_state(cur, r->state);
+	if (unw_reg_states_iterate(cur, keep_row, &rs) < 0 || !rs.found)
+		return unw_step(cur);	/* signal frames, odd tables: the full step */
+	r = rs.found;
+	if (unw_get_reg(cur, UNW_X86_64_RSP, &sp0) != 0 || unw_get_reg(cur, UNW_X86_64_RBP, &bp0) != 0)
+		r->f.kind = FAST_NONE;
+	ret = unw_apply_reg_state(cur, r->state);
+	if (r->f.kind != FAST_NONE)
+		check_compact(r, cur, ret, sp0, bp0);
+	__atomic_store_n(slot, r, __ATOMIC_RELEASE);
+	packed_put(r);
+	return ret;
 }
 
 /* --- the unwind lock and the loader ----------------------------------------------------
@@ -408,7 +627,8 @@ static int timed_lock(lock_fn fn, long ms)
 
 static int read_enter(long ms)
 {
-	if (read_depth > 0 || timed_lock(pthread_rwlock_clockrdlock, ms)) {
+	if (read_depth > 0 || pthread_rwlock_tryrdlock(&unwind_lock) == 0 ||
+	    timed_lock(pthread_rwlock_clockrdlock, ms)) {
 		read_depth++;
 		return 1;
 	}
@@ -750,6 +970,9 @@ int hp_unwind_init(void)
 	if (single)
 		open_fds(before);
 
+	hp_mem_static(HP_MEM_UNWIND, snaps, sizeof(snaps));
+	hp_mem_static(HP_MEM_UNWIND, rules, sizeof(rules));
+	hp_mem_static(HP_MEM_UNWIND, packed, sizeof(packed));
 	if (!find_iterate() || !read_enter(READ_WAIT_MS))
 		return -ENOSYS;
 	refresh_objects();
@@ -770,23 +993,79 @@ int hp_unwind_init(void)
 	return 0;
 }
 
+/* The registers a walk starts from: regs_here(r) stores its return address (r[0]), the
+ * stack pointer after its return (r[1]) and rbp (r[2]), as unw_getcontext would for the
+ * same call site but without saving the other registers and the FPU state, which the
+ * compact rules never use (a tenth of a fast walk's time). No frame of its own: nothing
+ * ever unwinds through it. */
+__asm__(".text\n"
+	".p2align 4\n"
+	".type hp_unwind_regs_here, @function\n"
+	".hidden hp_unwind_regs_here\n"
+	".globl hp_unwind_regs_here\n"
+	"hp_unwind_regs_here:\n"
+	"\tmovq (%rsp), %rax\n"
+	"\tmovq %rax, 0(%rdi)\n"
+	"\tleaq 8(%rsp), %rax\n"
+	"\tmovq %rax, 8(%rdi)\n"
+	"\tmovq %rbp, 16(%rdi)\n"
+	"\tret\n"
+	".size hp_unwind_regs_here, .-hp_unwind_regs_here\n");
+void hp_unwind_regs_here(uintptr_t r[3]);
+
+/* The walk by compact rules alone, from the registers r (ip, sp, bp). Returns how many frames it
+ * filled, or -1 when a frame needs libunwind (no rule yet, or not an ordinary shape): the
+ * caller then walks again the slow way, which makes the missing rules. */
+static int fast_walk(const uintptr_t r0[3], uint64_t *pcs, int max)
+{
+	uintptr_t ip = r0[0], sp = r0[1], bp = r0[2];
+	unsigned long long subs = walk_snap->subs;
+	int n = 0;
+
+	while (n < max) {
+		fast_rule f;
+
+		if (!packed_get(ip - 1, subs, &f))
+			return -1;
+		if (f.kind == FAST_END || !fast_step(&f, &ip, &sp, &bp))
+			break;	/* the slow step stops here too */
+		if (ip == 0)
+			break;
+		if (ip >= self_lo && ip < self_hi && n == 0)
+			continue;	/* still inside heapprof */
+		pcs[n++] = ip;
+	}
+	return n;
+}
+
 int hp_unwind_capture(uint64_t *pcs, int max)
 {
 	unw_context_t uc;
 	unw_cursor_t cur;
 	unw_word_t ip;
+	uintptr_t r0[3];
 	int n = 0;
 
 	if (!ready || max <= 0 || !read_enter(READ_WAIT_MS))
 		return 0;
 	refresh_objects();
 	last_lo = last_hi = 0;	/* the list may have changed since this thread's last walk */
-	if (unw_getcontext(&uc) != 0)
-		goto out;
-	walk_sp = (uintptr_t)uc.uc_mcontext.gregs[REG_RSP] & ~(uintptr_t)4095;
+	hp_unwind_regs_here(r0);
+	walk_sp = r0[1] & ~(uintptr_t)4095;
 	if (!stack_found)
 		find_stack();
 	trust_hi = walk_sp >= stack_lo && walk_sp < stack_hi ? stack_hi : 0;
+	if (!list_stale && (n = fast_walk(r0, pcs, max)) >= 0)
+		goto out;
+	n = 0;
+	/* The slow walk starts where the fast one did, so that the rules it makes are the
+	 * ones the fast walk looks for: the other registers are the same at both calls (this
+	 * function saved the callee-saved ones it uses; the rest are not read). */
+	if (unw_getcontext(&uc) != 0)
+		goto out;
+	uc.uc_mcontext.gregs[REG_RIP] = (greg_t)r0[0];
+	uc.uc_mcontext.gregs[REG_RSP] = (greg_t)r0[1];
+	uc.uc_mcontext.gregs[REG_RBP] = (greg_t)r0[2];
 	if (unw_init_remote(&cur, as, &uc) != 0)
 		goto out;
 	ip = (unw_word_t)uc.uc_mcontext.gregs[REG_RIP];
