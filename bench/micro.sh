@@ -289,6 +289,22 @@ EOF
 		awk -v c="$c" '/^arenas\[[0-9]+\]:/ { a = $1 } a != "" && /^mapped:/ { m[a] = $2 } a != "" && /^resident:/ { r[a] = $2 }
 			END { printf "##   %-9s %s mapped %.1f resident %.1f\n", c, a, m[a] / 1048576, r[a] / 1048576 }' "$work/stats.$c"
 	done
+	# heapprof's own account (the last comment of each profile; doc/DESIGN.md, "The
+	# profiler's own memory"): profiles every 16 MiB allocated, the one with the largest
+	# live heap is shown.
+	go=$(command -v go || true)
+	if [ -n "$go" ]; then
+		mkdir -p "$work/own"
+		env PYTHONMALLOC=malloc LD_PRELOAD="$hp_lib" HEAPPROF="rate=512k,interval=16m,signal=none,prefix=$work/own/p" \
+			"$python" "$work/workload.py" >/dev/null 2>"$work/own.err" || die "python workload (own memory) failed"
+		for f in "$work"/own/p.*.pb.gz; do
+			"$go" tool pprof -comments "$f" 2>/dev/null | grep '^heapprof: own memory'
+		done | awk '{ for (i = 1; i <= NF; i++) if ($i == "live" && $(i + 1) == "heap" && $(i + 2) ~ /^[0-9.]+$/) l = $(i + 2)
+			if (l + 0 >= best) { best = l + 0; line = $0 } }
+			END { print "## heapprof own account at the largest live heap (512k):"; print "##   " line }'
+	else
+		echo "## heapprof's own account: go not found (go tool pprof -comments reads it)"
+	fi
 	echo
 fi
 exit 0

@@ -3,14 +3,28 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 
 #define JEMALLOC_NO_DEMANGLE
 #include <jemalloc/jemalloc.h>
 
 #include "arena.h"
 #include "log.h"
+
+/* Built-in defaults for jemalloc's options (doc/SETTINGS.md, "jemalloc's own settings").
+ * jemalloc reads this string (its malloc_conf, renamed) before /etc/malloc.conf and the
+ * MALLOC_CONF environment variable, so both still override it.
+ * tcache_gc_incr_bytes: a thread cache is trimmed (the unused part of one bin returned to
+ * its arena) each time the thread has allocated this many bytes through it; jemalloc's
+ * 64 KiB makes that event cost 2.3 instructions per malloc+free pair on small-object churn
+ * (callgrind). What a thread cache can hold is capped by its slot counts whatever the
+ * interval, an idle thread's cache is never trimmed by this event at any interval (only its
+ * own allocations trigger it), and exit flushes it: 1 MiB only makes a busy thread whose
+ * working set shrank hand back its surplus after 1 MiB of allocation instead of 64 KiB. */
+const char *hpje_malloc_conf = "tcache_gc_incr_bytes:1048576";
 
 uintptr_t hp_range_key = UINTPTR_MAX;
 uintptr_t hp_range_base;
@@ -173,6 +187,24 @@ static int reserve_range(void)
 	return 0;
 }
 
+static void tune_sampled_arena(unsigned ind);	/* with the profiler's own memory, below */
+
+/* jemalloc 5.3 creates arena 0 before it reads its options, so arena 0 keeps the default
+ * oversize threshold (8 MiB: a free run of dirty pages that coalesces to at least that much
+ * is returned at once) whatever MALLOC_CONF says; the arenas created later follow the
+ * option. Make arena 0 follow it too, so that MALLOC_CONF=oversize_threshold:N means the
+ * same for every arena. (0, "disabled", is jemalloc's "larger than any extent".) */
+static void fix_arena0_oversize(void)
+{
+	size_t v, sz = sizeof(v);
+
+	if (hpje_mallctl("opt.oversize_threshold", &v, &sz, NULL, 0) != 0)
+		return;
+	if (v == 0)
+		v = SIZE_MAX;
+	hpje_mallctl("arena.0.oversize_threshold", NULL, NULL, &v, sizeof(v));
+}
+
 int hp_arena_init(void)
 {
 	extent_hooks_t *hp = &hooks;
@@ -194,6 +226,8 @@ int hp_arena_init(void)
 		return -ENOMEM;
 	}
 	sampled_arena = ind;
+	tune_sampled_arena(ind);
+	fix_arena0_oversize();
 	/* Published last: free() may look at the range only once the arena exists. */
 	__atomic_store_n(&hp_range_key, hp_range_base >> HP_RANGE_SHIFT, __ATOMIC_RELEASE);
 	return 0;
@@ -231,17 +265,224 @@ size_t hp_usable_size(const void *p)
 	return hpje_malloc_usable_size(p);
 }
 
+size_t hp_arena_small_max(void)
+{
+	unsigned nbins;
+	size_t size, len = sizeof(nbins);
+	char name[64];
+
+	if (hpje_mallctl("arenas.nbins", &nbins, &len, NULL, 0) != 0 || nbins == 0)
+		return 0;
+	snprintf(name, sizeof(name), "arenas.bin.%u.size", nbins - 1);
+	len = sizeof(size);
+	return hpje_mallctl(name, &size, &len, NULL, 0) == 0 ? size : 0;
+}
+
+/* ---- the profiler's own memory (doc/DESIGN.md, "The profiler's own memory") ---------- */
+
+/* Freed sampled blocks must not stay resident for long: the sampled blocks are the big
+ * ones (a block of s bytes is sampled with probability 1 - e^(-s/rate)), and the dirty
+ * pages of a few freed ones were 15% of python's live heap. But purging each one at once
+ * (decay 0) made a program that allocates and frees large buffers pay the page faults
+ * of a fresh block on every sampled one: 256 KiB buffers in a loop ran 4-5x slower at the
+ * default rate. So freed pages stay dirty for reuse up to a second (dirty decay 1 s, then
+ * straight to MADV_DONTNEED: muzzy decay 0). jemalloc's decay only runs on its allocation
+ * ticks, which a sampled arena sees a few of a second: the helper thread calls
+ * hp_arena_decay() once a second as well. */
+#define SAMPLED_DIRTY_DECAY_MS 1000
+
+static void tune_sampled_arena(unsigned ind)
+{
+	static const char *const knobs[] = { "dirty_decay_ms", "muzzy_decay_ms" };
+	const ssize_t ms[] = { SAMPLED_DIRTY_DECAY_MS, 0 };
+	char name[64];
+
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		snprintf(name, sizeof(name), "arena.%u.%s", ind, knobs[i]);
+		hpje_mallctl(name, NULL, NULL, (void *)&ms[i], sizeof(ms[i]));
+	}
+}
+
+void hp_arena_decay(void)
+{
+	char name[48];
+
+	if (__atomic_load_n(&hp_range_key, __ATOMIC_ACQUIRE) == UINTPTR_MAX)
+		return;	/* no sampled arena */
+	snprintf(name, sizeof(name), "arena.%u.decay", sampled_arena);
+	hpje_mallctl(name, NULL, NULL, NULL, 0);
+}
+
+/* One counter per kind, each on its own cache line: the stack table and the live map grow
+ * on the sample path of every thread. */
+static struct {
+	size_t bytes;
+	char pad[64 - sizeof(size_t)];
+} __attribute__((aligned(64))) own[HP_MEM_NKINDS];
+
+static void own_add(int kind, const void *p)
+{
+	if (p)
+		__atomic_fetch_add(&own[kind].bytes, hpje_malloc_usable_size(p), __ATOMIC_RELAXED);
+}
+
+static void own_sub(int kind, const void *p)
+{
+	if (p)
+		__atomic_fetch_sub(&own[kind].bytes, hpje_malloc_usable_size(p), __ATOMIC_RELAXED);
+}
+
+/* Without the thread cache: a signal handler that allocates while its thread is in here
+ * (signals are not blocked on the sample path, doc/DESIGN.md "Re-entrancy") then never
+ * finds the thread cache half updated by the profiler. */
+void *hp_ialloc_k(int kind, size_t n)
+{
+	void *p = hpje_mallocx(n ? n : 1, MALLOCX_TCACHE_NONE);
+
+	own_add(kind, p);
+	return p;
+}
+
+void *hp_icalloc_k(int kind, size_t n)
+{
+	void *p = hpje_mallocx(n ? n : 1, MALLOCX_ZERO | MALLOCX_TCACHE_NONE);
+
+	own_add(kind, p);
+	return p;
+}
+
+void *hp_irealloc_k(int kind, void *p, size_t n)
+{
+	size_t old = p ? hpje_malloc_usable_size(p) : 0;
+	void *q = p ? hpje_rallocx(p, n ? n : 1, MALLOCX_TCACHE_NONE) :
+		      hpje_mallocx(n ? n : 1, MALLOCX_TCACHE_NONE);
+
+	if (q) {
+		__atomic_fetch_sub(&own[kind].bytes, old, __ATOMIC_RELAXED);
+		own_add(kind, q);
+	}
+	return q;
+}
+
+char *hp_istrdup_k(int kind, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = hp_ialloc_k(kind, n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+void hp_ifree_k(int kind, void *p)
+{
+	if (p) {
+		own_sub(kind, p);
+		hpje_dallocx(p, MALLOCX_TCACHE_NONE);
+	}
+}
+
 void *hp_ialloc(size_t n)
 {
-	return hpje_malloc(n);
+	return hp_ialloc_k(HP_MEM_OTHER, n);
 }
 
 void *hp_icalloc(size_t n)
 {
-	return hpje_calloc(1, n);
+	return hp_icalloc_k(HP_MEM_OTHER, n);
 }
 
 void hp_ifree(void *p)
 {
-	hpje_free(p);
+	hp_ifree_k(HP_MEM_OTHER, p);
+}
+
+#define MAX_STATICS 16
+static struct {
+	int kind;
+	const void *p;
+	size_t len;
+} statics[MAX_STATICS];
+static unsigned nstatics;	/* registered under the modules' pthread_once */
+
+void hp_mem_static(int kind, const void *p, size_t len)
+{
+	unsigned i = __atomic_fetch_add(&nstatics, 1, __ATOMIC_ACQ_REL);
+
+	if (i >= MAX_STATICS)
+		return;
+	statics[i].kind = kind;
+	statics[i].p = p;
+	statics[i].len = len;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+/* Resident bytes of [p, p + len): mincore, page by page, 256 pages at a time. */
+static size_t resident(const void *p, size_t len)
+{
+	const uintptr_t page = 4096;
+	uintptr_t a = (uintptr_t)p & ~(page - 1), end = ((uintptr_t)p + len + page - 1) & ~(page - 1);
+	unsigned char vec[256];
+	size_t n = 0;
+
+	while (a < end) {
+		size_t pages = (end - a) / page;
+
+		if (pages > sizeof(vec))
+			pages = sizeof(vec);
+		if (mincore((void *)a, pages * page, vec) != 0)
+			return len;	/* cannot tell: count it all */
+		for (size_t i = 0; i < pages; i++)
+			n += (vec[i] & 1) ? page : 0;
+		a += pages * page;
+	}
+	return n < len ? n : len;
+}
+
+size_t hp_mem_bytes(int kind)
+{
+	size_t n = __atomic_load_n(&own[kind].bytes, __ATOMIC_RELAXED);
+	unsigned k = __atomic_load_n(&nstatics, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < k && i < MAX_STATICS; i++)
+		if (statics[i].kind == kind && statics[i].p)
+			n += resident(statics[i].p, statics[i].len);
+	return n;
+}
+
+size_t hp_mem_heap(void)
+{
+	size_t n = 0;
+
+	for (int k = 0; k < HP_MEM_NKINDS; k++)
+		n += __atomic_load_n(&own[k].bytes, __ATOMIC_RELAXED);
+	return n;
+}
+
+static size_t stat_size(const char *name)
+{
+	size_t v = 0, sz = sizeof(v);
+
+	return hpje_mallctl(name, &v, &sz, NULL, 0) == 0 ? v : 0;
+}
+
+int hp_arena_mem_read(hp_arena_mem *m)
+{
+	uint64_t epoch = 1;
+	size_t sz = sizeof(epoch);
+	char name[96];
+
+	memset(m, 0, sizeof(*m));
+	if (hpje_mallctl("epoch", &epoch, &sz, &epoch, sz) != 0)
+		return -ENOSYS;
+	m->allocated = stat_size("stats.allocated");
+	if (!hp_range_size)
+		return 0;	/* no sampled arena */
+	snprintf(name, sizeof(name), "stats.arenas.%u.resident", sampled_arena);
+	m->sampled_resident = stat_size(name);
+	snprintf(name, sizeof(name), "stats.arenas.%u.small.allocated", sampled_arena);
+	m->sampled_allocated = stat_size(name);
+	snprintf(name, sizeof(name), "stats.arenas.%u.large.allocated", sampled_arena);
+	m->sampled_allocated += stat_size(name);
+	return 0;
 }

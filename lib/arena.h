@@ -50,10 +50,54 @@ void *hp_plain_alloc(size_t size, size_t align, int zero);
 /* Bytes of jemalloc's usable size of p (any pointer jemalloc returned). */
 size_t hp_usable_size(const void *p);
 
-/* The profiler's own memory. */
+/* jemalloc's largest small size class (blocks carved from slabs), or 0 if unknown. */
+size_t hp_arena_small_max(void);
+
+/* Purges the sampled arena's pages freed longer ago than its decay time (the helper
+ * thread, once a second). */
+void hp_arena_decay(void);
+
+/* The profiler's own memory. Every byte of it comes from jemalloc's ordinary arenas
+ * through these functions, which count jemalloc's usable size of each block (one relaxed
+ * atomic per call, per kind) so that each profile can say what the profiler holds
+ * (doc/DESIGN.md, "The profiler's own memory"). A block is freed with the kind it was
+ * allocated with. hp_ialloc/hp_icalloc/hp_ifree count as HP_MEM_OTHER. */
+enum {
+	HP_MEM_STACKS,		/* the stack table: entries, grown bucket arrays */
+	HP_MEM_LIVE,		/* the live map: nodes, grown bucket arrays */
+	HP_MEM_UNWIND,		/* the unwinder: frame rules, object names */
+	HP_MEM_SYMBOLS,		/* a dump's symbol tables (freed after the dump) */
+	HP_MEM_DUMP,		/* a dump's other buffers: snapshot, mappings, encoder */
+	HP_MEM_OTHER,		/* everything else through hp_ialloc */
+	HP_MEM_NKINDS
+};
 void *hp_ialloc(size_t n);
 void *hp_icalloc(size_t n);
 void hp_ifree(void *p);
+void *hp_ialloc_k(int kind, size_t n);
+void *hp_icalloc_k(int kind, size_t n);
+void *hp_irealloc_k(int kind, void *p, size_t n);	/* n > 0; NULL leaves p as it was */
+char *hp_istrdup_k(int kind, const char *s);
+void hp_ifree_k(int kind, void *p);
+
+/* A static table of the profiler (.bss): counted under kind at its resident size
+ * (mincore), so untouched pages cost nothing. At most 16 regions; registered once. */
+void hp_mem_static(int kind, const void *p, size_t len);
+
+/* Bytes held now of one kind: counted blocks plus resident static tables. */
+size_t hp_mem_bytes(int kind);
+/* Bytes of the counted blocks of every kind: the profiler's share of jemalloc's
+ * stats.allocated. */
+size_t hp_mem_heap(void);
+
+/* jemalloc's statistics, refreshed (the "epoch" mallctl): a dump's figures. */
+typedef struct hp_arena_mem {
+	size_t allocated;		/* stats.allocated: every arena, every live block */
+	size_t sampled_resident;	/* the sampled arena: resident pages (data and metadata) */
+	size_t sampled_allocated;	/* the sampled arena: bytes in live blocks */
+} hp_arena_mem;
+/* 0, or -ENOSYS when jemalloc has no statistics (the figures are then 0). */
+int hp_arena_mem_read(hp_arena_mem *m);
 
 /* jemalloc's entry points, renamed (lib/jemalloc.syms). */
 void *hpje_malloc(size_t size);
@@ -62,6 +106,8 @@ void *hpje_realloc(void *p, size_t size);
 void hpje_free(void *p);
 int hpje_posix_memalign(void **out, size_t align, size_t size);
 void *hpje_mallocx(size_t size, int flags);
+void *hpje_rallocx(void *p, size_t size, int flags);
+size_t hpje_xallocx(void *p, size_t size, size_t extra, int flags);
 void hpje_dallocx(void *p, int flags);
 void hpje_sdallocx(void *p, size_t size, int flags);
 size_t hpje_malloc_usable_size(const void *p);

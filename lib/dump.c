@@ -99,6 +99,74 @@ static void add_unloaded(void *arg, const hp_unloaded *u)
 		c->err = r;
 }
 
+/* The profiler's own memory, the last comment of every profile (doc/DESIGN.md, "The
+ * profiler's own memory"). Built once every location is symbolized, so it includes the
+ * dump's peak: symbol tables read and encoder buffers grown. */
+#define HP_MEM_COMMENT_MAX 512
+
+static double mib(size_t n)
+{
+	return (double)n / 1048576.0;
+}
+
+/* The process's resident anonymous memory (/proc/self/statm: resident - shared), bytes;
+ * 0 if unknown. A program with its own allocator on mmap (gcc's garbage-collected heap)
+ * keeps most of its heap there, out of jemalloc's sight. */
+static size_t anon_resident(void)
+{
+	char b[128];
+	unsigned long size, res, shared;
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	b[n] = '\0';
+	if (sscanf(b, "%lu %lu %lu", &size, &res, &shared) != 3 || res < shared)
+		return 0;
+	return (size_t)(res - shared) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static const char *own_memory_comment(void *arg)
+{
+	char *out = arg;
+	hp_arena_mem am;
+	size_t stacks = hp_mem_bytes(HP_MEM_STACKS), live = hp_mem_bytes(HP_MEM_LIVE);
+	size_t unwind = hp_mem_bytes(HP_MEM_UNWIND) + hp_mem_bytes(HP_MEM_OTHER);
+	size_t syms = hp_mem_bytes(HP_MEM_SYMBOLS), dumpb = hp_mem_bytes(HP_MEM_DUMP);
+	size_t own_heap = hp_mem_heap(), arena = 0, total, heap = 0;
+	int have = hp_arena_mem_read(&am) == 0 && am.allocated > 0;
+	size_t anon = anon_resident();
+	char pct[48], live_heap[96], proc[96] = "";
+
+	if (have && am.sampled_resident > am.sampled_allocated)
+		arena = am.sampled_resident - am.sampled_allocated;
+	total = stacks + live + unwind + syms + dumpb + arena;
+	if (have && am.allocated > own_heap)
+		heap = am.allocated - own_heap;
+	if (heap) {
+		snprintf(pct, sizeof(pct), "%.2f%%", 100.0 * (double)total / (double)heap);
+		snprintf(live_heap, sizeof(live_heap), "%.2f MiB (jemalloc allocated, less "
+			 "heapprof's own)", mib(heap));
+	} else {
+		snprintf(pct, sizeof(pct), "n/a");
+		snprintf(live_heap, sizeof(live_heap), "unknown (no jemalloc statistics)");
+	}
+	if (anon)
+		snprintf(proc, sizeof(proc), "; process anonymous resident %.2f MiB = %.2f%%",
+			 mib(anon), 100.0 * (double)total / (double)anon);
+	snprintf(out, HP_MEM_COMMENT_MAX, "heapprof: own memory %.2f MiB = %s of the live heap "
+		 "(stack table %.2f MiB, live map %.2f MiB, unwinder and other %.2f MiB, "
+		 "symbols %.2f MiB, dump buffers %.2f MiB, sampled arena overhead %.2f MiB); "
+		 "live heap %s%s", mib(total), pct, mib(stacks), mib(live), mib(unwind), mib(syms),
+		 mib(dumpb), mib(arena), live_heap, proc);
+	return out;
+}
+
 static int encode(const char *trigger, uint8_t **buf, size_t *len)
 {
 	hp_stack_snap *snap = NULL;
@@ -106,7 +174,7 @@ static int encode(const char *trigger, uint8_t **buf, size_t *len)
 	hp_pprof_mapping *maps = NULL;
 	hp_symtab *st = NULL;
 	size_t n = 0, nmaps = 0;
-	char c_version[64], c_trigger[64], c_rate[64], c_pid[64];
+	char c_version[64], c_trigger[64], c_rate[64], c_pid[64], c_mem[HP_MEM_COMMENT_MAX];
 	const char *comments[] = { c_version, c_trigger, c_rate, c_pid };
 	struct timespec now;
 	hp_pprof_profile p;
@@ -114,7 +182,7 @@ static int encode(const char *trigger, uint8_t **buf, size_t *len)
 
 	if (err)
 		return err;
-	samples = calloc(n ? n : 1, sizeof(*samples));
+	samples = hp_icalloc_k(HP_MEM_DUMP, (n ? n : 1) * sizeof(*samples));
 	st = hp_symtab_new();	/* its dl_iterate_phdr is ours: it holds off fork */
 	if (!samples || !st) {
 		err = -ENOMEM;
@@ -147,13 +215,15 @@ static int encode(const char *trigger, uint8_t **buf, size_t *len)
 	p.ncomments = sizeof(comments) / sizeof(comments[0]);
 	p.symbolize = symbolize;
 	p.symbolize_ctx = st;
+	p.last_comment = own_memory_comment;
+	p.last_comment_ctx = c_mem;
 	err = hp_pprof_encode(&p, buf, len);
 out:
 	if (maps)
 		hp_procmaps_free(maps, nmaps);
 	if (st)
 		hp_symtab_free(st);
-	free(samples);
+	hp_ifree_k(HP_MEM_DUMP, samples);
 	hp_ifree(snap);
 	return err;
 }
@@ -283,7 +353,7 @@ static int dump_locked(const char *path, const char *trigger)
 	err = encode(trigger, &buf, &len);
 	if (!err)
 		err = write_file(path, buf, len);
-	free(buf);
+	hp_ifree_k(HP_MEM_DUMP, buf);
 	if (err)
 		report(path, err);
 	return err;

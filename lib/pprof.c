@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "arena.h"
 #include "pprof.h"
 
 /* profile.proto field numbers. */
@@ -129,7 +130,7 @@ static void *hp_grow(void *p, size_t *cap, size_t need, size_t elsize)
 	}
 	if (ncap > SIZE_MAX / elsize)
 		return NULL;
-	p = realloc(p, ncap * elsize);
+	p = hp_irealloc_k(HP_MEM_DUMP, p, ncap * elsize);
 	if (p)
 		*cap = ncap;
 	return p;
@@ -266,8 +267,8 @@ static int hp_str_rehash(struct hp_strtab *t)
 	size = t->slots ? (t->mask + 1) * 2 : 1024;
 	if (size > UINT32_MAX)
 		return -1;
-	free(t->slots);
-	t->slots = calloc(size, sizeof(*t->slots));
+	hp_ifree_k(HP_MEM_DUMP, t->slots);
+	t->slots = hp_icalloc_k(HP_MEM_DUMP, (size) * sizeof(*t->slots));
 	if (!t->slots)
 		return -1;
 	t->mask = size - 1;
@@ -346,8 +347,8 @@ static int hp_loc_rehash(struct hp_locmap *m)
 	size = m->slots ? (m->mask + 1) * 2 : 4096;
 	if (size > SIZE_MAX / sizeof(*m->slots))
 		return -1;
-	free(m->slots);
-	m->slots = calloc(size, sizeof(*m->slots));
+	hp_ifree_k(HP_MEM_DUMP, m->slots);
+	m->slots = hp_icalloc_k(HP_MEM_DUMP, (size) * sizeof(*m->slots));
 	if (!m->slots)
 		return -1;
 	m->mask = size - 1;
@@ -421,7 +422,7 @@ static int hp_ranges_init(struct hp_enc *e)
 
 	if (!p->nmappings)
 		return 0;
-	e->ranges = malloc(p->nmappings * sizeof(*e->ranges));
+	e->ranges = hp_ialloc_k(HP_MEM_DUMP, p->nmappings * sizeof(*e->ranges));
 	if (!e->ranges)
 		return -1;
 	for (i = 0; i < p->nmappings; i++)
@@ -465,11 +466,15 @@ static void hp_put_comments(struct hp_enc *e)
 	const hp_pprof_profile *p = e->prof;
 	size_t m, i;
 
-	if (!p->ncomments)
+	const char *last = p->last_comment ? p->last_comment(p->last_comment_ctx) : NULL;
+
+	if (!p->ncomments && !last)
 		return;
 	m = hp_begin(e, PROFILE_COMMENT);
 	for (i = 0; i < p->ncomments; i++)
 		hp_varint(e, hp_intern(e, p->comments[i]));
+	if (last)
+		hp_varint(e, hp_intern(e, last));
 	hp_end(e, m);
 }
 
@@ -486,7 +491,6 @@ static void hp_put_header(struct hp_enc *e)
 	hp_uint(e, PROFILE_DURATION_NANOS, (uint64_t)p->duration_nanos);
 	hp_uint(e, PROFILE_DEFAULT_SAMPLE_TYPE,
 		hp_intern(e, hp_type_names[p->default_sample_type][0]));
-	hp_put_comments(e);
 }
 
 static int hp_all_zero(const hp_pprof_sample *s)
@@ -576,6 +580,10 @@ static void hp_put_tables(struct hp_enc *e)
 		hp_put_location(e, i + 1, e->locs.pcs[i]);
 	for (i = 0; i < e->nfns; i++)
 		hp_put_function(e, i + 1, e->fn_names[i]);
+	/* The comments after the locations: the last one may describe the encoding itself
+	 * (symbols read, buffers grown). protobuf allows fields in any order. */
+	if (!e->oom)
+		hp_put_comments(e);
 	/* Last: every string has been interned by now. */
 	for (i = 0; i < e->strs.n && !e->oom; i++)
 		hp_bytes(e, PROFILE_STRING_TABLE, e->strs.v[i].s, e->strs.v[i].len);
@@ -598,13 +606,13 @@ static int hp_check(const hp_pprof_profile *p)
 
 static void hp_enc_free(struct hp_enc *e)
 {
-	free(e->buf);
-	free(e->strs.v);
-	free(e->strs.slots);
-	free(e->locs.slots);
-	free(e->locs.pcs);
-	free(e->fn_names);
-	free(e->ranges);
+	hp_ifree_k(HP_MEM_DUMP, e->buf);
+	hp_ifree_k(HP_MEM_DUMP, e->strs.v);
+	hp_ifree_k(HP_MEM_DUMP, e->strs.slots);
+	hp_ifree_k(HP_MEM_DUMP, e->locs.slots);
+	hp_ifree_k(HP_MEM_DUMP, e->locs.pcs);
+	hp_ifree_k(HP_MEM_DUMP, e->fn_names);
+	hp_ifree_k(HP_MEM_DUMP, e->ranges);
 }
 
 int hp_pprof_encode(const hp_pprof_profile *prof, uint8_t **out, size_t *outlen)

@@ -44,9 +44,16 @@ typedef struct hp_pprof_profile {
 	size_t ncomments;
 	hp_pprof_symbolize_fn symbolize;	/* may be NULL: no function names */
 	void *symbolize_ctx;
+	/* May be NULL. Called once, after every location was symbolized and just before the
+	 * string table is written; the string it returns (NULL: none) is the last comment,
+	 * so it can report what the encoding itself used (the profiler's own memory). The
+	 * string must live until hp_pprof_encode returns. */
+	const char *(*last_comment)(void *ctx);
+	void *last_comment_ctx;
 } hp_pprof_profile;
 
-/* Encodes prof into a malloc'd buffer (*out, *outlen); the caller frees it.
+/* Encodes prof into a buffer (*out, *outlen) from hp_ialloc_k(HP_MEM_DUMP, ...): the
+ * caller frees it with hp_ifree_k(HP_MEM_DUMP, ...) (free() in the unit tests' stub).
  * Each location's address is the return address minus one; locations are shared between
  * samples by address; each location gets its mapping (by address range) and one Line whose
  * Function carries the resolved name (name = system_name). Mappings are written with

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "arena.h"
 #include "procmaps.h"
 
 #define HP_ID_HEX_SIZE (2 * HP_BUILD_ID_MAX + 1)
@@ -86,11 +87,11 @@ static size_t hp_fd_notes(int fd, uint64_t fsize, uint64_t off, uint64_t size, u
 	unsigned char *buf;
 	size_t len = 0;
 
-	if (size == 0 || size > HP_NOTE_MAX || !(buf = malloc(size)))
+	if (size == 0 || size > HP_NOTE_MAX || !(buf = hp_ialloc_k(HP_MEM_DUMP, size)))
 		return 0;
 	if (hp_read_at(fd, fsize, off, buf, size))
 		len = hp_notes_build_id(buf, size, align, id);
-	free(buf);
+	hp_ifree_k(HP_MEM_DUMP, buf);
 	return len;
 }
 
@@ -187,20 +188,20 @@ int hp_build_id_of_file(const char *path, char *buf, size_t bufsize)
 static int hp_read_all(const char *path, char **out, size_t *outlen)
 {
 	size_t cap = HP_MAPS_CHUNK, len = 0;
-	char *buf = malloc(cap), *nb;
+	char *buf = hp_ialloc_k(HP_MEM_DUMP, cap), *nb;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
 	ssize_t r;
 
 	if (fd < 0 || !buf) {
 		err = fd < 0 ? errno : ENOMEM;
-		free(buf);
+		hp_ifree_k(HP_MEM_DUMP, buf);
 		if (fd >= 0)
 			close(fd);
 		return -err;
 	}
 	for (;;) {
 		if (cap - len < 2) {	/* room for at least one byte and the NUL */
-			if (!(nb = realloc(buf, cap * 2))) {
+			if (!(nb = hp_irealloc_k(HP_MEM_DUMP, buf, cap * 2))) {
 				err = ENOMEM;
 				break;
 			}
@@ -218,7 +219,7 @@ static int hp_read_all(const char *path, char **out, size_t *outlen)
 	}
 	close(fd);
 	if (err) {
-		free(buf);
+		hp_ifree_k(HP_MEM_DUMP, buf);
 		return -err;
 	}
 	buf[len] = '\0';
@@ -362,10 +363,10 @@ static int hp_maps_grow(hp_maps_out *o)
 
 	if (o->n < o->cap)
 		return 1;
-	if (!(v = realloc(o->v, cap * sizeof *v)))
+	if (!(v = hp_irealloc_k(HP_MEM_DUMP, o->v, cap * sizeof *v)))
 		return 0;
 	o->v = v;
-	if (!(d = realloc(o->deleted, cap)))
+	if (!(d = hp_irealloc_k(HP_MEM_DUMP, o->deleted, cap)))
 		return 0;
 	o->deleted = d;
 	o->cap = cap;
@@ -383,7 +384,7 @@ static int hp_maps_add(hp_maps_out *o, const hp_maps_line *l)
 		return 0;
 	hp_line_build_id(o, l, id);
 	idlen = strlen(id);
-	if (!(s = malloc(l->pathlen + idlen + 2)))
+	if (!(s = hp_ialloc_k(HP_MEM_DUMP, l->pathlen + idlen + 2)))
 		return 0;
 	memcpy(s, l->path, l->pathlen);
 	s[l->pathlen] = '\0';
@@ -433,8 +434,8 @@ int hp_procmaps_read(hp_pprof_mapping **out, size_t *n)
 	if ((r = hp_read_all("/proc/self/maps", &buf, &len)) != 0)
 		return r;
 	r = hp_maps_parse(buf, len, &o);
-	free(buf);
-	free(o.deleted);
+	hp_ifree_k(HP_MEM_DUMP, buf);
+	hp_ifree_k(HP_MEM_DUMP, o.deleted);
 	if (r) {
 		hp_procmaps_free(o.v, o.n);
 		return r;
@@ -451,8 +452,8 @@ void hp_procmaps_free(hp_pprof_mapping *v, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		free((char *)v[i].file);
-	free(v);
+		hp_ifree_k(HP_MEM_DUMP, (char *)v[i].file);
+	hp_ifree_k(HP_MEM_DUMP, v);
 }
 
 size_t hp_phdr_build_id(const struct dl_phdr_info *info, unsigned char *id)
@@ -493,10 +494,10 @@ int hp_procmaps_add(hp_pprof_mapping **v, size_t *n, uint64_t start, uint64_t li
 			return 0;
 	if (len > HP_BUILD_ID_MAX)
 		len = 0;
-	if (!(nv = realloc(*v, (*n + 1) * sizeof(*nv))))
+	if (!(nv = hp_irealloc_k(HP_MEM_DUMP, *v, (*n + 1) * sizeof(*nv))))
 		return -ENOMEM;
 	*v = nv;
-	if (!(s = malloc(plen + 2 * len + 2)))
+	if (!(s = hp_ialloc_k(HP_MEM_DUMP, plen + 2 * len + 2)))
 		return -ENOMEM;
 	memcpy(s, path, plen + 1);
 	for (i = 0; i < len; i++) {

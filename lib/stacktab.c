@@ -7,7 +7,7 @@
 #include "stacktab.h"
 
 #define NSHARDS 64
-#define INITIAL_BUCKETS 256
+#define INITIAL_BUCKETS 16	/* per shard, static; then doubled (counted, HP_MEM_*) */
 
 typedef struct shard {
 	pthread_mutex_t lock;
@@ -27,6 +27,7 @@ static void init_shards(void)
 		shards[i].buckets = shards[i].initial;
 		shards[i].nbuckets = INITIAL_BUCKETS;
 	}
+	hp_mem_static(HP_MEM_STACKS, shards, sizeof(shards));
 }
 
 static shard *shards_ready(void)
@@ -67,7 +68,7 @@ static void count_alloc(hp_stack *s, size_t size, double weight)
 /* Doubles a shard's bucket array; the new array is allocated with no lock held. */
 static void grow(shard *sh, size_t old_n)
 {
-	hp_stack **nb = hp_icalloc(2 * old_n * sizeof(*nb)), **old = NULL;
+	hp_stack **nb = hp_icalloc_k(HP_MEM_STACKS, 2 * old_n * sizeof(*nb)), **old = NULL;
 
 	if (!nb)
 		return;
@@ -91,9 +92,9 @@ static void grow(shard *sh, size_t old_n)
 	}
 	pthread_mutex_unlock(&sh->lock);
 	if (old && old != sh->initial)
-		hp_ifree(old);
+		hp_ifree_k(HP_MEM_STACKS, old);
 	if (nb)
-		hp_ifree(nb);
+		hp_ifree_k(HP_MEM_STACKS, nb);
 }
 
 hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, double weight)
@@ -111,7 +112,7 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
 	if (s)
 		return s;
 
-	fresh = hp_icalloc(sizeof(*fresh) + depth * sizeof(*pcs));
+	fresh = hp_icalloc_k(HP_MEM_STACKS, sizeof(*fresh) + depth * sizeof(*pcs));
 	if (!fresh)
 		return NULL;
 	fresh->hash = h;
@@ -134,7 +135,7 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
 	count_alloc(s, size, weight);
 	pthread_mutex_unlock(&sh->lock);
 	if (fresh)
-		hp_ifree(fresh);
+		hp_ifree_k(HP_MEM_STACKS, fresh);
 	if (grow_from)
 		grow(sh, grow_from);
 	return s;

@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "arena.h"
 #include "procmaps.h"
 #include "symtab.h"
 
@@ -119,18 +120,30 @@ static const unsigned char *hp_img_bytes(hp_image *img, uint64_t off, size_t len
 		return NULL;
 	if (img->p)
 		return img->p + off;
-	grown = realloc(img->chunks, (img->nchunks + 1) * sizeof(*grown));
+	grown = hp_irealloc_k(HP_MEM_SYMBOLS, img->chunks, (img->nchunks + 1) * sizeof(*grown));
 	if (!grown)
 		return NULL;
 	img->chunks = grown;
-	if (!(buf = malloc(len ? len : 1)))
+	if (!(buf = hp_ialloc_k(HP_MEM_SYMBOLS, len ? len : 1)))
 		return NULL;
 	if (!hp_img_read(img, off, buf, len)) {
-		free(buf);
+		hp_ifree_k(HP_MEM_SYMBOLS, buf);
 		return NULL;
 	}
 	img->chunks[img->nchunks++] = buf;
 	return buf;
+}
+
+/* A chunk no longer needed (a symbol table once its functions are collected): freed now,
+ * so that a dump holds a file's raw symbols only while it reads them. */
+static void hp_img_drop(hp_image *img, const unsigned char *chunk)
+{
+	for (size_t i = 0; !img->p && i < img->nchunks; i++)
+		if (img->chunks[i] == chunk) {
+			hp_ifree_k(HP_MEM_SYMBOLS, img->chunks[i]);
+			img->chunks[i] = img->chunks[--img->nchunks];
+			return;
+		}
 }
 
 static int hp_img_ehdr(const hp_image *img, Elf64_Ehdr *eh)
@@ -311,7 +324,7 @@ static void hp_syms_unversion(hp_obj *o)
 	for (i = 0; i < o->nsyms; i++)
 		if ((at = strchr(o->syms[i].name, '@')) && at != o->syms[i].name)
 			total += (size_t)(at - o->syms[i].name) + 1;
-	if (total == 0 || !(o->names = q = malloc(total)))
+	if (total == 0 || !(o->names = q = hp_ialloc_k(HP_MEM_SYMBOLS, total)))
 		return;
 	for (i = 0; i < o->nsyms; i++) {
 		if (!(at = strchr(o->syms[i].name, '@')) || at == o->syms[i].name)
@@ -357,15 +370,16 @@ static int hp_obj_take_syms(hp_obj *o, hp_image *img, uint32_t type)
 	if (!(symp = hp_img_section(img, &sym)) || !(strp = hp_img_section(img, &str)))
 		return 0;
 	count = sym.sh_size / sizeof(Elf64_Sym);
-	if (count == 0 || !(v = malloc(count * sizeof *v)))
+	if (count == 0 || !(v = hp_ialloc_k(HP_MEM_SYMBOLS, count * sizeof *v)))
 		return 0;
 	n = hp_syms_collect(o, symp, count, strp, str.sh_size, v);
+	hp_img_drop(img, symp);	/* the names stay: they point into strp */
 	if (n == 0) {
-		free(v);
+		hp_ifree_k(HP_MEM_SYMBOLS, v);
 		return 0;
 	}
 	n = hp_syms_sort(v, n);
-	shrunk = realloc(v, n * sizeof *v);
+	shrunk = hp_irealloc_k(HP_MEM_SYMBOLS, v, n * sizeof *v);
 	o->syms = shrunk ? shrunk : v;
 	o->nsyms = n;
 	hp_syms_unversion(o);
@@ -425,8 +439,8 @@ static void hp_unmap(hp_image *img)
 {
 	hp_img_done(img);
 	for (size_t i = 0; i < img->nchunks; i++)
-		free(img->chunks[i]);
-	free(img->chunks);
+		hp_ifree_k(HP_MEM_SYMBOLS, img->chunks[i]);
+	hp_ifree_k(HP_MEM_SYMBOLS, img->chunks);
 	img->chunks = NULL;
 	img->nchunks = 0;
 	img->p = NULL;
@@ -542,7 +556,7 @@ static void *hp_grow(void *v, size_t *cap, size_t n, size_t elsize)
 
 	if (n < *cap)
 		return v;
-	if (!(nv = realloc(v, ncap * elsize)))
+	if (!(nv = hp_irealloc_k(HP_MEM_SYMBOLS, v, ncap * elsize)))
 		return NULL;
 	*cap = ncap;
 	return nv;
@@ -609,7 +623,7 @@ static int hp_obj_set_kind(hp_symtab *st, hp_obj *o, const char *name)
 	if (!name)
 		return 1;
 	o->kind = HP_OBJ_FILE;
-	return (o->path = strdup(name)) != NULL;
+	return (o->path = hp_istrdup_k(HP_MEM_SYMBOLS, name)) != NULL;
 }
 
 static int hp_phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
@@ -636,7 +650,7 @@ static int hp_range_cmp(const void *a, const void *b)
 
 hp_symtab *hp_symtab_new(void)
 {
-	hp_symtab *st = calloc(1, sizeof *st);
+	hp_symtab *st = hp_icalloc_k(HP_MEM_SYMBOLS, (1) * sizeof *st);
 
 	if (!st)
 		return NULL;
@@ -691,7 +705,7 @@ int hp_symtab_add_file(hp_symtab *st, const char *path, uint64_t bias, uint64_t 
 	o->bias = o->image = bias;
 	memcpy(o->build_id, build_id, len);
 	o->build_id_len = len;
-	if (!(o->path = strdup(path)))
+	if (!(o->path = hp_istrdup_k(HP_MEM_SYMBOLS, path)))
 		return -ENOMEM;	/* the object stays, with no kind and no range: harmless */
 	o->kind = HP_OBJ_FILE;
 	if (!hp_range_add(st, start, end))
@@ -707,12 +721,12 @@ void hp_symtab_free(hp_symtab *st)
 	if (!st)
 		return;
 	for (i = 0; i < st->nobjs; i++) {
-		free(st->objs[i].path);
-		free(st->objs[i].syms);
-		free(st->objs[i].names);
+		hp_ifree_k(HP_MEM_SYMBOLS, st->objs[i].path);
+		hp_ifree_k(HP_MEM_SYMBOLS, st->objs[i].syms);
+		hp_ifree_k(HP_MEM_SYMBOLS, st->objs[i].names);
 		hp_unmap(&st->objs[i].map);
 	}
-	free(st->objs);
-	free(st->ranges);
-	free(st);
+	hp_ifree_k(HP_MEM_SYMBOLS, st->objs);
+	hp_ifree_k(HP_MEM_SYMBOLS, st->ranges);
+	hp_ifree_k(HP_MEM_SYMBOLS, st);
 }

@@ -293,8 +293,8 @@ static void test_growth(void)
 
 	if (!first)
 		return (void)ok(0, "calloc for the growth test");
-	/* 256 buckets at first, doubled past 2 entries a bucket: > 2048 is three doublings. */
-	ok(min_per_shard() > 2048, "every shard gets > 2048 of the stacks, so grows 3 times "
+	/* 16 buckets at first, doubled past 2 entries a bucket: > 2048 is seven doublings. */
+	ok(min_per_shard() > 2048, "every shard gets > 2048 of the stacks, so grows 7 times "
 	   "(fewest %zu)", min_per_shard());
 	for (size_t i = 0; i < GROW_N; i++) {
 		first[i] = hp_stacktab_add(pcs, make_stack(PC_GROW, i, pcs), i, 1);

@@ -1,0 +1,17 @@
+# tests/integration/memreport.mk: the profiler's own memory, reported as the last comment of
+# every profile (lib/dump.c), included by Makefile.am; paths relative to the top of the tree.
+#
+#   tests/integration/memreport.sh  the comment is in the exit and signal profiles, go tool
+#       pprof -comments shows it, its parts add up to the total, its percentages agree with
+#       its figures, and the stack-table part grows with 4096 distinct stacks.
+#
+# tests/progs/mem_stacks: N distinct call stacks (1 <= N <= 4096).
+
+check_PROGRAMS += tests/progs/mem_stacks
+tests_progs_mem_stacks_SOURCES = tests/progs/mem_stacks.c
+tests_progs_mem_stacks_CFLAGS = $(HP_PROG_CFLAGS)
+
+TESTS += tests/integration/memreport.sh
+EXTRA_DIST += tests/integration/memreport.sh
+# The test runs the library, not only what check_PROGRAMS depend on.
+tests/integration/memreport.log: lib/libheapprof.la tools/heapprof$(EXEEXT)

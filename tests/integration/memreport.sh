@@ -1,0 +1,104 @@
+#!/bin/bash
+# tests/integration/memreport.sh: the profiler's own memory, the last comment of every
+# profile (lib/dump.c; doc/DESIGN.md, "The profiler's own memory"):
+#   heapprof: own memory T MiB = P% of the live heap (stack table A MiB, live map B MiB,
+#   unwinder and other C MiB, symbols D MiB, dump buffers E MiB, sampled arena overhead
+#   F MiB); live heap L MiB (jemalloc allocated, less heapprof's own); process anonymous
+#   resident R MiB = Q%
+# Checks, with go tool pprof -comments (the real reader): the comment is in the exit and
+# the signal profile of tests/progs/signal_loop; it parses; A..F add up to T (each printed
+# to 0.01 MiB); P = T/L and Q = T/R within that rounding; and at rate=1 the stack-table
+# part grows by at least 4000 stacks' worth (72 bytes each, the entry without its frames)
+# from tests/progs/mem_stacks 1 to tests/progs/mem_stacks 4096.
+. "$top_srcdir/tests/integration/lib.sh"
+
+need_env
+need_go
+need_prog signal_loop
+need_prog mem_stacks
+
+SL=$top_builddir/tests/progs/signal_loop
+MS=$top_builddir/tests/progs/mem_stacks
+
+# comment_of FILE: the own-memory comment as go tool pprof -comments prints it.
+comment_of() {
+	pprof -comments "$1" 2>"$tmp/pprof.err" | grep '^heapprof: own memory '
+}
+
+# check_comment LABEL FILE: the comment is there, parses, adds up, and its percentages
+# agree with its figures. Sets $stacks_mib (the stack-table part).
+check_comment() {
+	local label=$1 c parsed
+	stacks_mib=
+	c=$(comment_of "$2")
+	[ -n "$c" ]
+	ok $? "$label: go tool pprof -comments shows the own-memory comment" || {
+		diag_file "$tmp/pprof.err"
+		return
+	}
+	diag "$c"
+	local num='([0-9]+\.[0-9]+)'
+	local re="^heapprof: own memory $num MiB = $num% of the live heap \(stack table $num MiB, live map $num MiB, unwinder and other $num MiB, symbols $num MiB, dump buffers $num MiB, sampled arena overhead $num MiB\); live heap $num MiB \(jemalloc allocated, less heapprof's own\); process anonymous resident $num MiB = $num%$"
+	parsed=
+	if [[ $c =~ $re ]]; then
+		parsed="${BASH_REMATCH[*]:1}"
+	fi
+	[ -n "$parsed" ]
+	ok $? "$label: the comment parses (total, percentage, 6 parts, live heap, process)" ||
+		return
+	# shellcheck disable=SC2086
+	set -- $parsed
+	stacks_mib=$3
+	awk -v t="$1" -v a="$3" -v b="$4" -v c="$5" -v d="$6" -v e="$7" -v f="$8" \
+		'BEGIN { s = a + b + c + d + e + f; d = s - t; if (d < 0) d = -d; exit !(d <= 0.035) }'
+	ok $? "$label: the parts add up to the total ($1 MiB; each rounded to 0.01)"
+	awk -v t="$1" -v p="$2" -v l="$9" \
+		'BEGIN { if (l <= 0) exit 1; e = 100 * t / l; tol = 100 * (0.005 / l + (t + 0.005) * 0.005 / (l * (l - 0.005))) + 0.006
+			 d = e - p; if (d < 0) d = -d; exit !(d <= tol) }'
+	ok $? "$label: $2% of the live heap agrees with $1 MiB / $9 MiB"
+	awk -v t="$1" -v p="${11}" -v l="${10}" \
+		'BEGIN { if (l <= 0) exit 1; e = 100 * t / l; tol = 100 * (0.005 / l + (t + 0.005) * 0.005 / (l * (l - 0.005))) + 0.006
+			 d = e - p; if (d < 0) d = -d; exit !(d <= tol) }'
+	ok $? "$label: ${11}% of the process's anonymous memory agrees with $1 MiB / ${10} MiB"
+	awk -v a="$3" -v b="$4" -v f="$8" -v l="$9" 'BEGIN { exit !(a > 0 && b > 0 && l > 0 && f >= 0) }'
+	ok $? "$label: stack table, live map and live heap are not zero"
+}
+
+# --- the exit and the signal profile of one run ---------------------------------------
+dir=$tmp/loop
+mkdir -p "$dir"
+(cd "$dir" && exec timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="prefix=$dir/p" \
+	"$SL" 3 "$dir.pid") >"$dir.out" 2>"$dir.err" &
+bg=$!
+pid=
+if wait_for_file "$dir.pid" 10 >/dev/null; then
+	pid=$(cat "$dir.pid")
+fi
+[ -n "$pid" ]
+ok $? "signal_loop started (pid ${pid:-none})" || diag_file "$dir.err"
+if [ -n "$pid" ]; then
+	sleep 0.5
+	kill -USR1 "$pid"
+	sig=$(wait_for_file "$dir/p.$pid.*.signal.pb.gz" 20)
+	ok $? "a signal profile was written" && check_comment "signal profile" "$sig"
+fi
+wait "$bg"
+ok $? "signal_loop exits 0" || diag_file "$dir.err"
+ex=$(wait_for_file "$dir/p.*.exit.pb.gz" 5)
+ok $? "an exit profile was written" && check_comment "exit profile" "$ex"
+
+# --- the stack-table part grows with the number of distinct stacks --------------------
+for n in 1 4096; do
+	(cd "$tmp" && timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="rate=1,prefix=$tmp/ms$n" \
+		"$MS" $n) >"$tmp/ms$n.out" 2>"$tmp/ms$n.err"
+	ok $? "mem_stacks $n at rate=1 exits 0" || diag_file "$tmp/ms$n.err"
+	f=$(wait_for_file "$tmp/ms$n.*.exit.pb.gz" 5)
+	ok $? "mem_stacks $n: an exit profile was written" || continue
+	check_comment "mem_stacks $n" "$f"
+	eval "st_$n=\${stacks_mib:-0}"
+done
+# 4096 distinct stacks of at least 12 frames: >= 4000 entries of >= 72 + 12 * 8 bytes.
+awk -v a="${st_1:-0}" -v b="${st_4096:-0}" 'BEGIN { exit !(b - a >= 4000 * (72 + 96) / 1048576) }'
+ok $? "the stack table part grows with 4096 distinct stacks (${st_1:-?} -> ${st_4096:-?} MiB, want +0.64 MiB or more)"
+
+done_testing
