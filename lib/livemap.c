@@ -6,13 +6,20 @@
 #include "livemap.h"
 
 #define NSHARDS 64
-#define INITIAL_BUCKETS 1024
+#define INITIAL_BUCKETS 16	/* per shard, static; then doubled (counted, HP_MEM_*) */
+
+/* Nodes are allocated NODE_CHUNK at a time and recycled through the shard's spare list,
+ * never freed: a sample then costs no call into jemalloc for its node (two a sampled block
+ * before, a tenth of the sample path at rate=1). The spare nodes are bounded by the
+ * shard's peak of live sampled blocks. */
+#define NODE_CHUNK 32
 
 typedef struct shard {
 	pthread_mutex_t lock;
 	hp_live **buckets;		/* guarded by lock; a power of two long */
 	size_t nbuckets;		/* guarded by lock */
 	size_t count;			/* guarded by lock */
+	hp_live *spare;			/* guarded by lock: free nodes, linked by next */
 	hp_live *initial[INITIAL_BUCKETS];
 } shard;
 
@@ -26,6 +33,7 @@ static void init_shards(void)
 		shards[i].buckets = shards[i].initial;
 		shards[i].nbuckets = INITIAL_BUCKETS;
 	}
+	hp_mem_static(HP_MEM_LIVE, shards, sizeof(shards));
 }
 
 static uint64_t addr_hash(uintptr_t a)
@@ -48,7 +56,7 @@ static size_t bucket_of(uint64_t h, size_t nbuckets)
 
 static void grow(shard *sh, size_t old_n)
 {
-	hp_live **nb = hp_icalloc(2 * old_n * sizeof(*nb)), **old = NULL;
+	hp_live **nb = hp_icalloc_k(HP_MEM_LIVE, 2 * old_n * sizeof(*nb)), **old = NULL;
 
 	if (!nb)
 		return;
@@ -72,25 +80,37 @@ static void grow(shard *sh, size_t old_n)
 	}
 	pthread_mutex_unlock(&sh->lock);
 	if (old && old != sh->initial)
-		hp_ifree(old);
+		hp_ifree_k(HP_MEM_LIVE, old);
 	if (nb)
-		hp_ifree(nb);
+		hp_ifree_k(HP_MEM_LIVE, nb);
 }
 
 int hp_livemap_insert(uintptr_t addr, struct hp_stack *stack, size_t size, double weight)
 {
 	uint64_t h = addr_hash(addr);
 	shard *sh = shard_of(h);
-	hp_live *l = hp_ialloc(sizeof(*l));
+	hp_live *l;
 	size_t b, grow_from = 0;
 
-	if (!l)
-		return -ENOMEM;
+	pthread_mutex_lock(&sh->lock);
+	while (!sh->spare) {
+		hp_live *chunk;
+
+		pthread_mutex_unlock(&sh->lock);	/* no jemalloc call under a profiler lock */
+		if (!(chunk = hp_ialloc_k(HP_MEM_LIVE, NODE_CHUNK * sizeof(*chunk))))
+			return -ENOMEM;
+		pthread_mutex_lock(&sh->lock);
+		for (int i = 0; i < NODE_CHUNK; i++) {
+			chunk[i].next = sh->spare;
+			sh->spare = &chunk[i];
+		}
+	}
+	l = sh->spare;
+	sh->spare = l->next;
 	l->addr = addr;
 	l->stack = stack;
 	l->size = size;
 	l->weight = weight;
-	pthread_mutex_lock(&sh->lock);
 	b = bucket_of(h, sh->nbuckets);
 	l->next = sh->buckets[b];
 	sh->buckets[b] = l;
@@ -114,15 +134,14 @@ int hp_livemap_remove(uintptr_t addr, hp_live *out)
 			l = *pp;
 			*pp = l->next;
 			sh->count--;
+			*out = *l;
+			out->next = NULL;
+			l->next = sh->spare;
+			sh->spare = l;
 			break;
 		}
 	pthread_mutex_unlock(&sh->lock);
-	if (!l)
-		return 0;
-	*out = *l;
-	out->next = NULL;
-	hp_ifree(l);
-	return 1;
+	return l != NULL;
 }
 
 size_t hp_livemap_count(void)

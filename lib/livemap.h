@@ -1,7 +1,7 @@
 /* lib/livemap: the sampled blocks that are still live, keyed by address, so that free and
  * realloc of a sampled block can take it off its stack's in-use counters.
  * 64 shards by address hash, each a chained hash table under its own mutex; nodes come
- * from hp_ialloc outside the lock. Only sampled blocks are here: free reaches this map
+ * from hp_ialloc outside the lock, a chunk at a time, and are recycled (never freed). Only sampled blocks are here: free reaches this map
  * only for pointers in the sampled arena's range (lib/arena.h). */
 #ifndef HP_LIVEMAP_H
 #define HP_LIVEMAP_H

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arena.h"
 #include "dump.h"
 #include "log.h"
 #include "prof.h"
@@ -93,6 +94,7 @@ static int wait_for_work(void)
 			return 1;
 		if (errno != ETIMEDOUT)
 			continue;
+		hp_arena_decay();
 		n = hp_process_threads(&leader_exited);
 		if (n == 1 || (n == 2 && leader_exited))
 			exit(0);
