@@ -90,11 +90,17 @@ HP_EXPORT void *calloc(size_t a, size_t b)
 	return hpje_calloc(a, b);
 }
 
-/* realloc that moves the block: when the new block is sampled or the old one was. */
+/* realloc when the new block is sampled or the old one was: a sampled block is resized in
+ * place if jemalloc can (lib/prof.c), else the block moves. */
 static __attribute__((noinline)) void *realloc_move(void *p, size_t n, int sampled)
 {
-	size_t old = hp_usable_size(p);
-	void *q = sampled ? hp_prof_alloc(n, 0, 0) : hpje_malloc(n);
+	size_t old;
+	void *q;
+
+	if (hp_is_sampled(p) && (q = hp_prof_resize(p, n, sampled)) != NULL)
+		return q;
+	old = hp_usable_size(p);
+	q = sampled ? hp_prof_alloc(n, 0, 0) : hpje_malloc(n);
 
 	if (!q)
 		return enomem();	/* the old block is intact */

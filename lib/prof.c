@@ -7,7 +7,6 @@
  * stack. fork takes them all in that order. */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,39 +148,74 @@ static void record(void *p, size_t size)
 	atomic_fetch_add_explicit(&samples, 1, memory_order_relaxed);
 }
 
-/* A sample's work (jemalloc's sampled arena, unwinding, the tables) runs with asynchronous
- * signals blocked: a handler that allocates or frees would otherwise re-enter jemalloc's
- * per-thread state mid-update on our behalf. Faults stay deliverable. Two system calls a
- * sample (about 0.3 us), nothing on the unsampled path. */
-static void block_signals(sigset_t *old)
-{
-	sigset_t all;
+/* jemalloc gives an emptied slab back to the arena's extent cache at once, and the sampled
+ * arena has no thread cache: a program that frees each sampled block before the next one
+ * of its size class is allocated (rate=1 makes that the common case) would build and tear
+ * down a slab per sample, a fifth of the sample path's time. One block of each small size
+ * class, allocated the first time the class is sampled and never freed, keeps a slab of
+ * the class alive (at most one slab per class: a few hundred KiB if all are used). */
+#define PIN_MAX 16384
+static void *pins[PIN_MAX / 8 + 1];
+static size_t small_max;	/* jemalloc's largest small size class; 1 when unknown */
 
-	sigfillset(&all);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGILL);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGTRAP);
-	pthread_sigmask(SIG_BLOCK, &all, old);
+static void pin_class(void *p)
+{
+	void *pin, *none = NULL;
+	size_t u;
+
+	if (!small_max) {
+		size_t m = hp_arena_small_max();
+
+		small_max = m && m <= PIN_MAX ? m : 1;
+	}
+	u = hp_usable_size(p);
+	if (u > small_max || __atomic_load_n(&pins[u >> 3], __ATOMIC_RELAXED))
+		return;
+	pin = hp_arena_alloc(u, 0, 0);
+	if (pin && !__atomic_compare_exchange_n(&pins[u >> 3], &none, pin, 0, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+		hp_arena_free(pin);
 }
 
 void *hp_prof_alloc(size_t size, size_t align, int zero)
 {
 	int saved = errno;
-	sigset_t old;
 	void *p;
 
-	block_signals(&old);
 	hp_tls.guard++;
 	p = hp_arena_alloc(size, align, zero);
-	if (p)
+	if (p) {
+		pin_class(p);
 		record(p, size);
+	}
 	else
 		p = hp_plain_alloc(size, align, zero);	/* range full: serve it unrecorded */
 	hp_guard_exit();
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = p ? saved : ENOMEM;	/* mallocx does not set errno */
+	return p;
+}
+
+/* realloc of a sampled block, in place when jemalloc can resize it there (within its size
+ * class, or a large block into free pages after it): no copy. That is a free of the old
+ * sample and a new allocation: the old record goes, and the block is recorded again when
+ * this reallocation was drawn as a sample; otherwise it stays in the sampled arena
+ * unrecorded (its free finds no record and just frees it). NULL when it cannot be done
+ * in place (or a signal handler asks while its thread is inside the profiler): the
+ * caller moves the block. */
+void *hp_prof_resize(void *p, size_t n, int sampled)
+{
+	int saved = errno;
+	hp_live l;
+
+	if (hp_tls.guard || hpje_xallocx(p, n, 0, 0) < n)
+		return NULL;
+	hp_tls.guard++;
+	if (hp_livemap_remove((uintptr_t)p, &l))
+		hp_stacktab_sub(l.stack, l.size, l.weight);
+	if (sampled)
+		record(p, n);
+	hp_guard_exit();
+	errno = saved;
 	return p;
 }
 
@@ -200,7 +234,6 @@ static void defer_free(void *p)
 void hp_prof_free(void *p)
 {
 	int saved = errno;
-	sigset_t old;
 	hp_live l;
 
 	if (!hp_is_sampled(p)) {
@@ -211,13 +244,11 @@ void hp_prof_free(void *p)
 		defer_free(p);
 		return;
 	}
-	block_signals(&old);
 	hp_tls.guard++;
 	if (hp_livemap_remove((uintptr_t)p, &l))
 		hp_stacktab_sub(l.stack, l.size, l.weight);
 	hp_arena_free(p);
 	hp_guard_exit();
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = saved;
 }
 

@@ -26,6 +26,10 @@ const hp_config *hp_prof_config(void);
  * plain allocator (unrecorded) when recording is impossible. */
 void *hp_prof_alloc(size_t size, size_t align, int zero);
 
+/* realloc of the sampled block p to n bytes in place, recorded anew if `sampled`; NULL
+ * when it cannot be done in place (the caller then moves the block). */
+void *hp_prof_resize(void *p, size_t n, int sampled);
+
 /* Free of a pointer for which hp_maybe_sampled said yes. While the thread is inside the
  * profiler (guard > 0: a signal handler interrupted it, maybe while it holds a table's
  * lock), a sampled block is not unrecorded there and then but deferred until the guard
