@@ -52,7 +52,7 @@
 # $top_builddir/lib/.libs/libheapprof.so), JEMALLOC_SO (default
 # /usr/lib/x86_64-linux-gnu/libjemalloc.so.2), TCMALLOC_SO (default: libtcmalloc.so.4 from
 # ldconfig -p), CC (default gcc: builds missing workload programs and provides cc1),
-# PYTHON (default python3). Programs are taken from $top_builddir/bench/ when built there
+# PYTHON (default /usr/bin/python3, else python3 on PATH). Programs are taken from $top_builddir/bench/ when built there
 # (make bench builds them), else compiled with $CC -O2 into the scratch directory.
 # Exit status: 0 all runs done (failed runs are reported in the table), 2 usage or setup error.
 set -u
@@ -66,7 +66,10 @@ hp_lib=${HP_LIB:-$builddir/lib/.libs/libheapprof.so}
 jemalloc_so=${JEMALLOC_SO:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
 tcmalloc_so=${TCMALLOC_SO:-$(ldconfig -p 2>/dev/null | awk '$1 == "libtcmalloc.so.4" { print $NF; exit }')}
 cc=${CC:-gcc}
-python=${PYTHON:-python3}
+# The system's python3 (a python3 found on PATH may be a wrapper script, a pyenv shim: the
+# tools would then trace the shell, and the times include it).
+python=${PYTHON:-/usr/bin/python3}
+[ -x "$python" ] || python=python3
 run_timeout=${RUN_TIMEOUT:-900}
 
 rounds=5
