@@ -12,6 +12,7 @@
 #include <jemalloc/jemalloc.h>
 
 #include "arena.h"
+#include "huge.h"
 #include "log.h"
 
 /* Built-in defaults for jemalloc's options (doc/SETTINGS.md, "jemalloc's own settings").
@@ -33,6 +34,7 @@ uintptr_t hp_range_size;
 /* Next free address of the range; extents are carved upwards and never given back
  * (jemalloc retains and reuses them: our dalloc hook declines). */
 static _Atomic uintptr_t bump;
+static uintptr_t bump_limit;	/* the arena's part of the range: all of it, or the lower half */
 static unsigned sampled_arena;
 static int range_full_reported;
 
@@ -49,7 +51,7 @@ static uintptr_t align_up(uintptr_t x, uintptr_t a)
 static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t alignment,
 			bool *zero, bool *commit, unsigned ind)
 {
-	uintptr_t cur, start, end, limit = hp_range_base + hp_range_size;
+	uintptr_t cur, start, end, limit = bump_limit;
 
 	if (new_addr != NULL)
 		return NULL;	/* growing in place is optional for jemalloc */
@@ -184,6 +186,12 @@ static int reserve_range(void)
 		hp_range_size = size;
 	}
 	atomic_store(&bump, hp_range_base);
+	bump_limit = hp_range_base + hp_range_size;
+	/* A whole aligned TiB: its upper half holds the slots of large sampled blocks. */
+	if (hp_range_size == (uintptr_t)1 << HP_RANGE_SHIFT) {
+		bump_limit = hp_range_base + hp_range_size / 2;
+		hp_huge_init(bump_limit, hp_range_size / 2);
+	}
 	return 0;
 }
 
@@ -236,6 +244,10 @@ int hp_arena_init(void)
 void *hp_arena_alloc(size_t size, size_t align, int zero)
 {
 	int flags = MALLOCX_ARENA(sampled_arena) | MALLOCX_TCACHE_NONE;
+	void *p;
+
+	if (size >= HP_HUGE_MIN && (p = hp_huge_alloc(size, align, zero)) != NULL)
+		return p;
 
 	if (align > 1)
 		flags |= MALLOCX_ALIGN(align);
@@ -257,12 +269,25 @@ void *hp_plain_alloc(size_t size, size_t align, int zero)
 
 void hp_arena_free(void *p)
 {
+	if (hp_huge_has(p)) {
+		hp_huge_free(p);
+		return;
+	}
 	hpje_dallocx(p, MALLOCX_TCACHE_NONE);
 }
 
 size_t hp_usable_size(const void *p)
 {
+	if (hp_huge_has(p))
+		return hp_huge_usable(p);
 	return hpje_malloc_usable_size(p);
+}
+
+int hp_arena_resize(void *p, size_t n)
+{
+	if (hp_huge_has(p))
+		return hp_huge_resize(p, n);
+	return hpje_xallocx(p, n, 0, 0) >= n;
 }
 
 size_t hp_arena_small_max(void)
@@ -311,6 +336,7 @@ void hp_arena_decay(void)
 		return;	/* no sampled arena */
 	snprintf(name, sizeof(name), "arena.%u.decay", sampled_arena);
 	hpje_mallctl(name, NULL, NULL, NULL, 0);
+	hp_huge_decay();
 }
 
 /* One counter per kind, each on its own cache line: the stack table and the live map grow
@@ -475,7 +501,8 @@ int hp_arena_mem_read(hp_arena_mem *m)
 	memset(m, 0, sizeof(*m));
 	if (hpje_mallctl("epoch", &epoch, &sz, &epoch, sz) != 0)
 		return -ENOSYS;
-	m->allocated = stat_size("stats.allocated");
+	/* the slots' blocks are the program's too (jemalloc does not see them) */
+	m->allocated = stat_size("stats.allocated") + hp_huge_live_bytes();
 	if (!hp_range_size)
 		return 0;	/* no sampled arena */
 	snprintf(name, sizeof(name), "stats.arenas.%u.resident", sampled_arena);

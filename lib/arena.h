@@ -47,8 +47,12 @@ void hp_arena_free(void *p);
 /* The same through jemalloc's ordinary arenas (unsampled). */
 void *hp_plain_alloc(size_t size, size_t align, int zero);
 
-/* Bytes of jemalloc's usable size of p (any pointer jemalloc returned). */
+/* The usable size of p (any block jemalloc or the slots of lib/huge returned). */
 size_t hp_usable_size(const void *p);
+
+/* Resizes a block of the sampled range in place (a slot's block: within its slot; a
+ * jemalloc block: xallocx). 1 when done. */
+int hp_arena_resize(void *p, size_t n);
 
 /* jemalloc's largest small size class (blocks carved from slabs), or 0 if unknown. */
 size_t hp_arena_small_max(void);

@@ -15,6 +15,7 @@
 
 #include "arena.h"
 #include "dump.h"
+#include "huge.h"
 #include "livemap.h"
 #include "log.h"
 #include "prof.h"
@@ -55,10 +56,12 @@ static void fork_prepare(void)
 	hp_unwind_fork_prepare();
 	hp_stacktab_lock_all();
 	hp_livemap_lock_all();
+	hp_huge_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+	hp_huge_fork_parent();
 	hp_livemap_unlock_all();
 	hp_stacktab_unlock_all();
 	hp_unwind_fork_parent();
@@ -66,6 +69,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	hp_huge_fork_child();
 	hp_livemap_reinit_all();
 	hp_stacktab_reinit_all();
 	hp_unwind_fork_child();
@@ -207,7 +211,7 @@ void *hp_prof_resize(void *p, size_t n, int sampled)
 	int saved = errno;
 	hp_live l;
 
-	if (hp_tls.guard || hpje_xallocx(p, n, 0, 0) < n)
+	if (hp_tls.guard || !hp_arena_resize(p, n))
 		return NULL;
 	hp_tls.guard++;
 	if (hp_livemap_remove((uintptr_t)p, &l))
