@@ -416,33 +416,53 @@ static void packed_put(const rule *r)
 	__atomic_store_n(&s->key, r->key, __ATOMIC_RELEASE);
 }
 
-/* Each thread keeps the slots it used last in a small table of its own (4 KiB, in its L1
- * cache between samples, where the shared table mostly is not): checked first. Its words
- * carry the unload count like the shared ones, so a stale one is never used. */
-#define MEMO_SLOTS 256
-static __thread packed_slot memo[MEMO_SLOTS];
-
 static inline int packed_get(uintptr_t key, unsigned long long subs, fast_rule *f)
 {
-	packed_slot *m = &memo[(key ^ (key >> 8)) & (MEMO_SLOTS - 1)];
-	const packed_slot *s;
+	const packed_slot *s = &packed[rule_hash(key)];
 	uint64_t w;
 
-	if (m->key == key && (m->word & 0xffffff) == (subs & 0xffffff)) {
-		unpack(m->word, f);
-		return 1;
-	}
-	s = &packed[rule_hash(key)];
 	if (__atomic_load_n(&s->key, __ATOMIC_ACQUIRE) != key)
 		return 0;
 	w = __atomic_load_n(&s->word, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&s->key, __ATOMIC_RELAXED) != key || (w & 0xffffff) != (subs & 0xffffff))
 		return 0;
-	m->key = key;
-	m->word = w;
 	unpack(w, f);
 	return 1;
+}
+
+/* Each thread keeps the rules it used last, unpacked, in a small table of its own (4 KiB,
+ * in its L1 cache between samples, where the shared table mostly is not), checked first.
+ * It holds for one unload count of the loader (memo_subs): a walk under another one
+ * empties it first. */
+#define MEMO_SLOTS 256
+enum { M_END = 1, M_CFA_SP = 2, M_BP_SAVED = 4 };
+typedef struct memo_slot {
+	uintptr_t key;		/* 0: empty (a return address is never 1) */
+	int32_t cfa_off;
+	int16_t bp_off;
+	int8_t ra_off8;		/* the return address's offset from the CFA, in words */
+	uint8_t flags;		/* M_* */
+} memo_slot;
+static __thread memo_slot memo[MEMO_SLOTS];
+static __thread unsigned long long memo_subs;
+
+static inline memo_slot *memo_get(uintptr_t key, unsigned long long subs)
+{
+	memo_slot *m = &memo[(key ^ (key >> 9)) & (MEMO_SLOTS - 1)];
+	fast_rule f;
+
+	if (__builtin_expect(m->key == key, 1))
+		return m;
+	if (!packed_get(key, subs, &f) || f.bp_off != (int16_t)f.bp_off)
+		return NULL;
+	m->key = key;
+	m->cfa_off = f.cfa_off;
+	m->bp_off = (int16_t)f.bp_off;
+	m->ra_off8 = (int8_t)(f.ra_off / 8);
+	m->flags = (f.kind == FAST_END ? M_END : 0) | (f.cfa_sp ? M_CFA_SP : 0) |
+		   (f.bp_saved ? M_BP_SAVED : 0);
+	return m;
 }
 
 /* libunwind 1.6's dwarf_reg_state_t as unw_reg_states_iterate passes it (x86-64): the
@@ -1020,21 +1040,47 @@ static int fast_walk(const uintptr_t r0[3], uint64_t *pcs, int max)
 {
 	uintptr_t ip = r0[0], sp = r0[1], bp = r0[2];
 	unsigned long long subs = walk_snap->subs;
-	int n = 0;
+	/* The words between this walk's stack pointer and the top of the thread's stack are
+	 * mapped (live frames of this thread: see find_stack); a read anywhere else goes
+	 * through readable(). */
+	uintptr_t lo = r0[1], span = trust_hi > lo ? trust_hi - lo - sizeof(uintptr_t) : 0;
+	int n = 0, self = 1;
 
+#define STACK_WORD(a) ((a) - lo <= span || readable((a), sizeof(uintptr_t)))
+	if (memo_subs != subs) {
+		memset(memo, 0, sizeof(memo));
+		memo_subs = subs;
+	}
 	while (n < max) {
-		fast_rule f;
+		const memo_slot *m = memo_get(ip - 1, subs);
+		uintptr_t cfa, a;
 
-		if (!packed_get(ip - 1, subs, &f))
+		if (!m)
 			return -1;
-		if (f.kind == FAST_END || !fast_step(&f, &ip, &sp, &bp))
+		if (m->flags & M_END)
+			break;
+		cfa = ((m->flags & M_CFA_SP) ? sp : bp) + (uintptr_t)(intptr_t)m->cfa_off;
+		a = cfa + (uintptr_t)(intptr_t)m->ra_off8 * sizeof(uintptr_t);
+		if (!STACK_WORD(a))
 			break;	/* the slow step stops here too */
+		ip = *(const uintptr_t *)a;
+		if (m->flags & M_BP_SAVED) {
+			a = cfa + (uintptr_t)(intptr_t)m->bp_off;
+			if (!STACK_WORD(a))
+				break;
+			bp = *(const uintptr_t *)a;
+		}
+		sp = cfa;
 		if (ip == 0)
 			break;
-		if (ip >= self_lo && ip < self_hi && n == 0)
-			continue;	/* still inside heapprof */
+		if (self) {
+			if (ip >= self_lo && ip < self_hi)
+				continue;	/* still inside heapprof */
+			self = 0;
+		}
 		pcs[n++] = ip;
 	}
+#undef STACK_WORD
 	return n;
 }
 
