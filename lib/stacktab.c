@@ -189,6 +189,9 @@ int hp_stacktab_snapshot(hp_stack_snap **out, size_t *n)
 
 	if (!v)
 		return -ENOMEM;
+	/* Touched now, so that no page fault of a fresh array lands under a shard lock
+	 * (100,000 stacks: a 4 MB array, about a thousand faults). */
+	memset(v, 0, room * sizeof(*v));
 	for (int i = 0; i < NSHARDS && used < room; i++) {
 		pthread_mutex_lock(&shards[i].lock);
 		used += copy_shard(&shards[i], v + used, room - used);
