@@ -4,6 +4,9 @@
 #include <string.h>
 #include "arena.h"
 
+/* Set by a test to make hp_ialloc_k and hp_icalloc_k fail (out of memory). */
+int hp_stub_fail_alloc;
+
 void *hp_ialloc(size_t n)
 {
 	return malloc(n);
@@ -22,13 +25,13 @@ void hp_ifree(void *p)
 void *hp_ialloc_k(int kind, size_t n)
 {
 	(void)kind;
-	return malloc(n);
+	return hp_stub_fail_alloc ? NULL : malloc(n);
 }
 
 void *hp_icalloc_k(int kind, size_t n)
 {
 	(void)kind;
-	return calloc(1, n);
+	return hp_stub_fail_alloc ? NULL : calloc(1, n);
 }
 
 void *hp_irealloc_k(int kind, void *p, size_t n)
