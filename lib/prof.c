@@ -129,10 +129,14 @@ int hp_prof_init(void)
 static void record(void *p, size_t size)
 {
 	uint64_t pcs[HP_DEPTH_MAX];
-	int depth = hp_unwind_capture(pcs, config.depth);
 	size_t rate = __atomic_load_n(&hp_rate, __ATOMIC_RELAXED);
 	double w = hp_sampler_weight(size, rate);
-	hp_stack *s = hp_stacktab_add(pcs, (uint32_t)depth, size, w);
+	int depth;
+	hp_stack *s;
+
+	hp_livemap_prefetch((uintptr_t)p);	/* its line loads while the stack is captured */
+	depth = hp_unwind_capture(pcs, config.depth);
+	s = hp_stacktab_add(pcs, (uint32_t)depth, size, w);
 
 	hp_trigger_allocated((uint64_t)((double)size * w));
 	if (!s)

@@ -344,6 +344,7 @@ typedef struct fast_rule {
 } fast_rule;
 
 typedef struct rule {
+	struct rule *next;	/* the slot's chain (immutable once published) */
 	uintptr_t key;		/* return address - 1 */
 	unsigned long long subs;	/* the loader's unload count it is valid for */
 	fast_rule f;
@@ -364,7 +365,7 @@ static rule **rule_slot(uintptr_t key)
 	return &rules[rule_hash(key)];
 }
 
-/* The compact rules again, 16 bytes a slot in a table of their own: a fast step then
+/* The compact rules again, 16 bytes a slot in a two-way table of their own: a fast step then
  * touches one cache line for its rule instead of two (the slot, then the rule), and on a
  * program with many call sites (python) those misses were most of a walk. A slot is the
  * key and one word: the loader's unload count (low 24 bits), the kind and flags, and the
@@ -404,11 +405,28 @@ static void unpack(uint64_t w, fast_rule *f)
 
 static void packed_put(const rule *r)
 {
-	packed_slot *s = &packed[rule_hash(r->key)];
-	uintptr_t k = __atomic_load_n(&s->key, __ATOMIC_RELAXED);
+	packed_slot *set = &packed[rule_hash(r->key) & ~1u], *s;
+	uintptr_t k;
 	uint64_t w;
 
-	if (r->f.kind == FAST_NONE || !pack(&r->f, r->subs, &w) || k == PACK_BUSY ||
+	if (r->f.kind == FAST_NONE || !pack(&r->f, r->subs, &w))
+		return;
+	/* Two ways: the key's own slot if it has one, else an empty one, else the way the
+	 * key's bit 4 picks (two hot keys of one set then both stay). */
+	if (__atomic_load_n(&set[0].key, __ATOMIC_RELAXED) == r->key)
+		s = &set[0];
+	else if (__atomic_load_n(&set[1].key, __ATOMIC_RELAXED) == r->key)
+		s = &set[1];
+	else if (__atomic_load_n(&set[0].key, __ATOMIC_RELAXED) == 0)
+		s = &set[0];
+	else if (__atomic_load_n(&set[1].key, __ATOMIC_RELAXED) == 0)
+		s = &set[1];
+	else
+		s = &set[(r->key >> 4) & 1];
+	k = __atomic_load_n(&s->key, __ATOMIC_RELAXED);
+	if (k == r->key && __atomic_load_n(&s->word, __ATOMIC_RELAXED) == w)
+		return;	/* already there */
+	if (k == PACK_BUSY ||
 	    !__atomic_compare_exchange_n(&s->key, &k, PACK_BUSY, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
 		return;	/* another writer has the slot: this rule goes unpacked for now */
@@ -418,10 +436,11 @@ static void packed_put(const rule *r)
 
 static inline int packed_get(uintptr_t key, unsigned long long subs, fast_rule *f)
 {
-	const packed_slot *s = &packed[rule_hash(key)];
+	const packed_slot *s = &packed[rule_hash(key) & ~1u];
 	uint64_t w;
 
-	if (__atomic_load_n(&s->key, __ATOMIC_ACQUIRE) != key)
+	if (__atomic_load_n(&s->key, __ATOMIC_ACQUIRE) != key &&
+	    __atomic_load_n(&(++s)->key, __ATOMIC_ACQUIRE) != key)
 		return 0;
 	w = __atomic_load_n(&s->word, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -591,20 +610,27 @@ static void check_compact(rule *r, unw_cursor_t *cur, int stepped, uintptr_t sp0
 		r->f.kind = FAST_NONE;
 }
 
-/* One step of cur, whose ip is ip: with a cached rule if there is one, else by finding
- * the rule (and caching it). Returns > 0 when there is a caller frame. */
+/* One step of cur, whose ip is ip (a return address): with a cached rule if there is one,
+ * else by finding the rule (and caching it). Returns > 0 when there is a caller frame.
+ * A slot holds a chain of rules (pushed with a compare-and-swap, never removed), so two
+ * return addresses that hash alike both stay cached: the cache is bounded by the call
+ * sites (and the unloads), not by how often they collide. */
 static int step(unw_cursor_t *cur, uintptr_t ip)
 {
 	uintptr_t key = ip - 1;
-	rule **slot = rule_slot(key), *r = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	rule **slot = rule_slot(key), *head = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *r;
 	rule_search rs = { key, NULL };
+	unsigned long long subs = walk_snap->subs;
 	unw_word_t sp0, bp0;
 	int ret;
 
 	if (list_stale)
 		return unw_step(cur);
-	if (r && r->key == key && r->subs == walk_snap->subs)
-		return unw_apply_reg_state(cur, r->state);
+	for (r = head; r; r = r->next)
+		if (r->key == key && r->subs == subs) {
+			packed_put(r);	/* its packed slot may have gone to another key */
+			return unw_apply_reg_state(cur, r->state);
+		}
 	if (unw_reg_states_iterate(cur, keep_row, &rs) < 0 || !rs.found)
 		return unw_step(cur);	/* signal frames, odd tables: the full step */
 	r = rs.found;
@@ -613,7 +639,9 @@ static int step(unw_cursor_t *cur, uintptr_t ip)
 	ret = unw_apply_reg_state(cur, r->state);
 	if (r->f.kind != FAST_NONE)
 		check_compact(r, cur, ret, sp0, bp0);
-	__atomic_store_n(slot, r, __ATOMIC_RELEASE);
+	do
+		r->next = head;
+	while (!__atomic_compare_exchange_n(slot, &head, r, 1, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE));
 	packed_put(r);
 	return ret;
 }
@@ -1033,6 +1061,15 @@ __asm__(".text\n"
 	".size hp_unwind_regs_here, .-hp_unwind_regs_here\n");
 void hp_unwind_regs_here(uintptr_t r[3]);
 
+/* ip is the x86-64 Linux sigreturn trampoline (glibc's __restore_rt: mov $15, %rax;
+ * syscall), where a signal handler returns. */
+static int at_sigreturn(uintptr_t ip)
+{
+	static const unsigned char code[9] = { 0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05 };
+
+	return readable(ip, sizeof(code)) && memcmp((const void *)ip, code, sizeof(code)) == 0;
+}
+
 /* The walk by compact rules alone, from the registers r (ip, sp, bp). Returns how many frames it
  * filled, or -1 when a frame needs libunwind (no rule yet, or not an ordinary shape): the
  * caller then walks again the slow way, which makes the missing rules. */
@@ -1115,7 +1152,14 @@ int hp_unwind_capture(uint64_t *pcs, int max)
 	if (unw_init_remote(&cur, as, &uc) != 0)
 		goto out;
 	ip = (unw_word_t)uc.uc_mcontext.gregs[REG_RIP];
-	while (n < max && step(&cur, ip) > 0) {
+	/* A frame a signal interrupted is at its exact pc, not after a call: its rule is the
+	 * row holding pc, which the cache (keyed by pc - 1) cannot give. libunwind steps the
+	 * signal frame (the sigreturn trampoline the handler returns to) and the frame after
+	 * it (it then looks at pc). */
+	for (int after_signal = 0, sig; n < max; after_signal = sig) {
+		sig = at_sigreturn(ip);
+		if ((sig || after_signal ? unw_step(&cur) : step(&cur, ip)) <= 0)
+			break;
 		if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
 			break;
 		if (ip >= self_lo && ip < self_hi && n == 0)
