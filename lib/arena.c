@@ -506,7 +506,7 @@ int hp_arena_mem_read(hp_arena_mem *m)
 	if (!hp_range_size)
 		return 0;	/* no sampled arena */
 	snprintf(name, sizeof(name), "stats.arenas.%u.resident", sampled_arena);
-	m->sampled_resident = stat_size(name);
+	m->sampled_resident = stat_size(name) + hp_huge_cached_bytes();	/* freed slots' pages */
 	snprintf(name, sizeof(name), "stats.arenas.%u.small.allocated", sampled_arena);
 	m->sampled_allocated = stat_size(name);
 	snprintf(name, sizeof(name), "stats.arenas.%u.large.allocated", sampled_arena);

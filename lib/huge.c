@@ -9,7 +9,8 @@
  *
  * A freed slot keeps its pages for up to a second, for the next block of its class (a
  * program that frees and allocates big buffers in a loop, or restarts a realloc growth,
- * then pays no page faults): at most CACHE_SLOTS per class and CACHE_BYTES in all. Then
+ * then pays no page faults): at most CACHE_SLOTS per class and CACHE_BYTES in all, and only
+ * while the helper thread runs, which releases them once a second (so do frees). Then
  * they are released by mapping fresh PROT_NONE pages over them: one system call, nothing
  * left resident, and the range stays ours.
  *
@@ -23,6 +24,7 @@
 
 #include "arena.h"
 #include "huge.h"
+#include "trigger.h"
 
 #define PAGE ((size_t)4096)
 #define NCLASSES 5
@@ -199,8 +201,9 @@ void hp_huge_free(void *p)
 	mcl = &classes[cl - classes];
 	__atomic_sub_fetch(&live_bytes, s.used[idx], __ATOMIC_RELAXED);
 	s.used[idx] = 0;
+	hp_huge_decay();	/* also when no helper thread runs (it is cheap when none is due) */
 	pthread_mutex_lock(&lock);
-	if (mcl->ncached < CACHE_SLOTS &&
+	if (hp_trigger_helper_running() && mcl->ncached < CACHE_SLOTS &&
 	    __atomic_load_n(&cached_bytes, __ATOMIC_RELAXED) + s.committed[idx] <= CACHE_BYTES) {
 		s.freed_ms[idx] = now_ms();
 		s.cache_stack[mcl->first + mcl->ncached++] = (unsigned)idx;

@@ -201,6 +201,11 @@ void hp_trigger_poll(void)
 		check_handler();
 }
 
+int hp_trigger_helper_running(void)
+{
+	return __atomic_load_n(&helper_running, __ATOMIC_RELAXED);
+}
+
 void hp_trigger_fork_child(void)
 {
 	pthread_mutex_init(&start_lock, NULL);

@@ -20,4 +20,7 @@ void hp_trigger_allocated(uint64_t bytes);
 /* fork child handler: the helper thread did not survive the fork. */
 void hp_trigger_fork_child(void);
 
+/* 1 while the helper thread runs (it purges the allocator's freed pages once a second). */
+int hp_trigger_helper_running(void);
+
 #endif
