@@ -161,8 +161,12 @@ static void record(void *p, size_t size)
  * of its size class is allocated (rate=1 makes that the common case) would build and tear
  * down a slab per sample, a fifth of the sample path's time. One block of each small size
  * class, allocated the first time the class is sampled and never freed, keeps a slab of
- * the class alive (at most one slab per class: a few hundred KiB if all are used). */
+ * the class alive (at most one slab per class: a few hundred KiB if all are used). Only
+ * when sampling is dense (rate up to PIN_RATE_MAX): at the default rate a small block is
+ * sampled so rarely that the slab's cost does not show, and the pinned slabs would be
+ * most of the sampled arena's memory. */
 #define PIN_MAX 16384
+#define PIN_RATE_MAX ((size_t)64 << 10)
 static void *pins[PIN_MAX / 8 + 1];
 static size_t small_max;	/* jemalloc's largest small size class; 1 when unknown */
 
@@ -171,6 +175,8 @@ static void pin_class(void *p)
 	void *pin, *none = NULL;
 	size_t u;
 
+	if (__atomic_load_n(&hp_rate, __ATOMIC_RELAXED) > PIN_RATE_MAX)
+		return;
 	if (!small_max) {
 		size_t m = hp_arena_small_max();
 
