@@ -173,17 +173,17 @@ static size_t small_max;	/* jemalloc's largest small size class; 1 when unknown 
 static void pin_class(void *p)
 {
 	void *pin, *none = NULL;
-	size_t u;
+	size_t u, max = __atomic_load_n(&small_max, __ATOMIC_RELAXED);
 
 	if (__atomic_load_n(&hp_rate, __ATOMIC_RELAXED) > PIN_RATE_MAX)
 		return;
-	if (!small_max) {
-		size_t m = hp_arena_small_max();
-
-		small_max = m && m <= PIN_MAX ? m : 1;
+	if (!max) {
+		max = hp_arena_small_max();
+		max = max && max <= PIN_MAX ? max : 1;
+		__atomic_store_n(&small_max, max, __ATOMIC_RELAXED);
 	}
 	u = hp_usable_size(p);
-	if (u > small_max || __atomic_load_n(&pins[u >> 3], __ATOMIC_RELAXED))
+	if (u > max || __atomic_load_n(&pins[u >> 3], __ATOMIC_RELAXED))
 		return;
 	pin = hp_arena_alloc(u, 0, 0);
 	if (pin && !__atomic_compare_exchange_n(&pins[u >> 3], &none, pin, 0, __ATOMIC_RELAXED,
