@@ -1,6 +1,8 @@
 /* lib/arena: the sampled arena over one reserved address range, and the profiler's own
  * allocations. See arena.h for why. The only module that includes jemalloc's header. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -213,6 +215,27 @@ static void fix_arena0_oversize(void)
 	hpje_mallctl("arena.0.oversize_threshold", NULL, NULL, &v, sizeof(v));
 }
 
+static sigset_t je_async;	/* every signal but the synchronous ones */
+static __thread int je_depth;
+static __thread sigset_t je_old;
+
+void hp_je_enter(void)
+{
+	if (je_depth++ == 0)
+		pthread_sigmask(SIG_BLOCK, &je_async, &je_old);
+}
+
+void hp_je_leave(void)
+{
+	if (--je_depth == 0)
+		pthread_sigmask(SIG_SETMASK, &je_old, NULL);
+}
+
+void hp_je_all_blocked(void)
+{
+	je_depth++;
+}
+
 int hp_arena_init(void)
 {
 	extent_hooks_t *hp = &hooks;
@@ -221,6 +244,12 @@ int hp_arena_init(void)
 	uintptr_t base;
 	int err = reserve_range();
 
+	sigfillset(&je_async);	/* faults stay deliverable */
+	sigdelset(&je_async, SIGSEGV);
+	sigdelset(&je_async, SIGBUS);
+	sigdelset(&je_async, SIGILL);
+	sigdelset(&je_async, SIGFPE);
+	sigdelset(&je_async, SIGTRAP);
 
 	if (err)
 		return err;
@@ -358,35 +387,44 @@ static void own_sub(int kind, const void *p)
 		__atomic_fetch_sub(&own[kind].bytes, hpje_malloc_usable_size(p), __ATOMIC_RELAXED);
 }
 
-/* Without the thread cache: a signal handler that allocates while its thread is in here
- * (signals are not blocked on the sample path, doc/DESIGN.md "Re-entrancy") then never
- * finds the thread cache half updated by the profiler. */
+/* Without the thread cache (the profiler's blocks never mix with the program's cached
+ * ones), and with asynchronous signals blocked (hp_je_enter). */
 void *hp_ialloc_k(int kind, size_t n)
 {
-	void *p = hpje_mallocx(n ? n : 1, MALLOCX_TCACHE_NONE);
+	void *p;
 
+	hp_je_enter();
+	p = hpje_mallocx(n ? n : 1, MALLOCX_TCACHE_NONE);
 	own_add(kind, p);
+	hp_je_leave();
 	return p;
 }
 
 void *hp_icalloc_k(int kind, size_t n)
 {
-	void *p = hpje_mallocx(n ? n : 1, MALLOCX_ZERO | MALLOCX_TCACHE_NONE);
+	void *p;
 
+	hp_je_enter();
+	p = hpje_mallocx(n ? n : 1, MALLOCX_ZERO | MALLOCX_TCACHE_NONE);
 	own_add(kind, p);
+	hp_je_leave();
 	return p;
 }
 
 void *hp_irealloc_k(int kind, void *p, size_t n)
 {
-	size_t old = p ? hpje_malloc_usable_size(p) : 0;
-	void *q = p ? hpje_rallocx(p, n ? n : 1, MALLOCX_TCACHE_NONE) :
-		      hpje_mallocx(n ? n : 1, MALLOCX_TCACHE_NONE);
+	size_t old;
+	void *q;
 
+	hp_je_enter();
+	old = p ? hpje_malloc_usable_size(p) : 0;
+	q = p ? hpje_rallocx(p, n ? n : 1, MALLOCX_TCACHE_NONE) :
+		hpje_mallocx(n ? n : 1, MALLOCX_TCACHE_NONE);
 	if (q) {
 		__atomic_fetch_sub(&own[kind].bytes, old, __ATOMIC_RELAXED);
 		own_add(kind, q);
 	}
+	hp_je_leave();
 	return q;
 }
 
@@ -403,8 +441,10 @@ char *hp_istrdup_k(int kind, const char *s)
 void hp_ifree_k(int kind, void *p)
 {
 	if (p) {
+		hp_je_enter();
 		own_sub(kind, p);
 		hpje_dallocx(p, MALLOCX_TCACHE_NONE);
+		hp_je_leave();
 	}
 }
 

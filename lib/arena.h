@@ -35,6 +35,15 @@ static inline int hp_is_sampled(const void *p)
 	return (uintptr_t)p - hp_range_base < hp_range_size;
 }
 
+/* The profiler's calls into jemalloc on a program thread run with asynchronous signals
+ * blocked: a handler that allocates would otherwise re-enter jemalloc's per-thread state
+ * (thread cache, radix-tree cache, event counters) in the middle of an update made on the
+ * program's behalf (doc/DESIGN.md, "Re-entrancy"). Nested pairs cost nothing; a thread
+ * that keeps every signal blocked (the helper) says so once with hp_je_all_blocked. */
+void hp_je_enter(void);
+void hp_je_leave(void);
+void hp_je_all_blocked(void);
+
 /* Reserves the range and creates the sampled arena. 0 or -errno. Called once. */
 int hp_arena_init(void);
 

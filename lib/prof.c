@@ -19,6 +19,7 @@
 #include "livemap.h"
 #include "log.h"
 #include "prof.h"
+#include "sampcache.h"
 #include "sampler.h"
 #include "stacktab.h"
 #include "trigger.h"
@@ -101,6 +102,7 @@ static int init_locked(void)
 		hp_config_parse(&config, env);
 	if ((err = hp_arena_init()) != 0)
 		return become_inert("cannot reserve the sampled arena's address range", err);
+	hp_sampcache_init();
 	if ((err = hp_unwind_init()) != 0)
 		return become_inert("libunwind cannot be initialised", err);
 	hp_dump_set_prefix(config.prefix);
@@ -166,7 +168,13 @@ static void record(void *p, size_t size)
  * sampled so rarely that the slab's cost does not show, and the pinned slabs would be
  * most of the sampled arena's memory. */
 #define PIN_MAX 16384
-#define PIN_RATE_MAX ((size_t)64 << 10)
+#define PIN_RATE_MAX HP_SAMPCACHE_RATE_MAX
+
+/* Sampling dense enough for the per-thread caches of lib/sampcache and the pins. */
+static int dense(void)
+{
+	return __atomic_load_n(&hp_rate, __ATOMIC_RELAXED) <= HP_SAMPCACHE_RATE_MAX;
+}
 static void *pins[PIN_MAX / 8 + 1];
 static size_t small_max;	/* jemalloc's largest small size class; 1 when unknown */
 
@@ -175,7 +183,7 @@ static void pin_class(void *p)
 	void *pin, *none = NULL;
 	size_t u, max = __atomic_load_n(&small_max, __ATOMIC_RELAXED);
 
-	if (__atomic_load_n(&hp_rate, __ATOMIC_RELAXED) > PIN_RATE_MAX)
+	if (!dense())
 		return;
 	if (!max) {
 		max = hp_arena_small_max();
@@ -193,17 +201,23 @@ static void pin_class(void *p)
 
 void *hp_prof_alloc(size_t size, size_t align, int zero)
 {
-	int saved = errno;
+	int saved = errno, in_range;
 	void *p;
 
 	hp_tls.guard++;
-	p = hp_arena_alloc(size, align, zero);
-	if (p) {
-		pin_class(p);
-		record(p, size);
+	if (align <= 16 && dense() && (p = hp_sampcache_get(size, zero)) != NULL) {
+		in_range = 1;	/* a block this thread cached: no call into jemalloc */
+	} else {
+		hp_je_enter();
+		p = hp_arena_alloc(size, align, zero);
+		if ((in_range = p != NULL))
+			pin_class(p);
+		else
+			p = hp_plain_alloc(size, align, zero);	/* range full: unrecorded */
+		hp_je_leave();
 	}
-	else
-		p = hp_plain_alloc(size, align, zero);	/* range full: serve it unrecorded */
+	if (in_range)
+		record(p, size);	/* unwinding and the tables: signals not blocked */
 	hp_guard_exit();
 	errno = p ? saved : ENOMEM;	/* mallocx does not set errno */
 	return p;
@@ -218,13 +232,27 @@ void *hp_prof_alloc(size_t size, size_t align, int zero)
  * caller moves the block. */
 void *hp_prof_resize(void *p, size_t n, int sampled)
 {
-	int saved = errno;
+	int saved = errno, ok, found;
 	hp_live l;
 
-	if (hp_tls.guard || !hp_arena_resize(p, n))
+	if (hp_tls.guard)
 		return NULL;
 	hp_tls.guard++;
-	if (hp_livemap_remove((uintptr_t)p, &l))
+	found = hp_livemap_remove((uintptr_t)p, &l);
+	if (found && n <= hp_sampcache_class_size(l.size)) {
+		ok = 1;	/* still within its size class: nothing to ask jemalloc */
+	} else {
+		hp_je_enter();
+		ok = hp_arena_resize(p, n);
+		hp_je_leave();
+	}
+	if (!ok) {
+		if (found && hp_livemap_insert((uintptr_t)p, l.stack, l.size, l.weight) != 0)
+			hp_stacktab_sub(l.stack, l.size, l.weight);	/* cannot keep it: unrecord */
+		hp_guard_exit();
+		return NULL;
+	}
+	if (found)
 		hp_stacktab_sub(l.stack, l.size, l.weight);
 	if (sampled)
 		record(p, n);
@@ -259,9 +287,17 @@ void hp_prof_free(void *p)
 		return;
 	}
 	hp_tls.guard++;
-	if (hp_livemap_remove((uintptr_t)p, &l))
+	if (hp_livemap_remove((uintptr_t)p, &l)) {
 		hp_stacktab_sub(l.stack, l.size, l.weight);
+		if (dense() && hp_sampcache_put(p, l.size)) {
+			hp_guard_exit();	/* kept for this thread's next samples */
+			errno = saved;
+			return;
+		}
+	}
+	hp_je_enter();
 	hp_arena_free(p);
+	hp_je_leave();
 	hp_guard_exit();
 	errno = saved;
 }

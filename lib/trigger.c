@@ -104,6 +104,7 @@ static int wait_for_work(void)
 static void *helper_main(void *arg)
 {
 	hp_tls.guard++;		/* the helper's own allocations are never sampled */
+	hp_je_all_blocked();	/* it runs with every signal blocked (start_helper) */
 	clock_gettime(CLOCK_MONOTONIC, &next_timer);
 	next_timer.tv_sec += hp_prof_config()->every;
 	for (;;) {

@@ -1,0 +1,133 @@
+/* lib/sampcache: see sampcache.h. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arena.h"
+#include "sampcache.h"
+
+#define MAX_CLASSES 32	/* jemalloc's classes up to HP_SAMPCACHE_MAX: 29 with 4 KiB pages */
+
+static size_t class_size[MAX_CLASSES];
+static unsigned class_cap[MAX_CLASSES];	/* blocks cached a class, at most */
+static unsigned char class_of8[HP_SAMPCACHE_MAX / 8 + 1];	/* (size + 7) / 8 -> class */
+static int ready;
+static pthread_key_t exit_key;
+
+typedef struct mag {
+	unsigned n;
+	void *b[HP_SAMPCACHE_MAG];
+} mag;
+
+static __thread mag mags[MAX_CLASSES];
+static __thread int registered;
+
+/* Thread exit: the cached blocks go back to the arena. */
+static void flush_thread(void *arg)
+{
+	(void)arg;
+	hp_je_enter();
+	for (int c = 0; c < MAX_CLASSES; c++)
+		while (mags[c].n)
+			hp_arena_free(mags[c].b[--mags[c].n]);
+	hp_je_leave();
+}
+
+void hp_sampcache_init(void)
+{
+	unsigned nbins, n = 0;
+	size_t len = sizeof(nbins), sz;
+	char name[64];
+
+	if (hpje_mallctl("arenas.nbins", &nbins, &len, NULL, 0) != 0)
+		return;
+	for (unsigned i = 0; i < nbins && n < MAX_CLASSES; i++) {
+		snprintf(name, sizeof(name), "arenas.bin.%u.size", i);
+		len = sizeof(sz);
+		if (hpje_mallctl(name, &sz, &len, NULL, 0) != 0)
+			return;
+		if (sz > HP_SAMPCACHE_MAX)
+			break;
+		class_cap[n] = HP_SAMPCACHE_MAG_BYTES / sz < HP_SAMPCACHE_MAG ?
+			       (unsigned)(HP_SAMPCACHE_MAG_BYTES / sz) : HP_SAMPCACHE_MAG;
+		class_size[n++] = sz;
+	}
+	if (!n || class_size[n - 1] != HP_SAMPCACHE_MAX)
+		return;	/* not the classes expected: no cache */
+	/* jemalloc's class for a request of s bytes is the smallest class >= s, which is the
+	 * smallest class >= s rounded up to 8 (every class is a multiple of 8). */
+	for (unsigned i = 0, c = 0; i <= HP_SAMPCACHE_MAX / 8; i++) {
+		while (class_size[c] < (size_t)i * 8)
+			c++;
+		class_of8[i] = (unsigned char)c;
+	}
+	if (pthread_key_create(&exit_key, flush_thread) != 0)
+		return;
+	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+}
+
+static void check_in(void)
+{
+	if (!registered) {
+		registered = 1;
+		pthread_setspecific(exit_key, (void *)1);	/* flush_thread at exit */
+	}
+}
+
+size_t hp_sampcache_class_size(size_t size)
+{
+	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE) || size > HP_SAMPCACHE_MAX)
+		return 0;
+	return class_size[class_of8[(size + 7) / 8]];
+}
+
+void *hp_sampcache_get(size_t size, int zero)
+{
+	mag *m;
+	void *p;
+	unsigned c;
+
+	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE) || size > HP_SAMPCACHE_MAX)
+		return NULL;
+	c = class_of8[(size + 7) / 8];
+	m = &mags[c];
+	if (!m->n) {
+		check_in();
+		hp_je_enter();
+		while (m->n < class_cap[c] / 2 &&
+		       (p = hp_arena_alloc(class_size[c], 0, 0)) != NULL) {
+			if (!hp_is_sampled(p)) {
+				hp_arena_free(p);	/* served elsewhere: not for this cache */
+				break;
+			}
+			m->b[m->n++] = p;
+		}
+		hp_je_leave();
+		if (!m->n)
+			return NULL;
+	}
+	p = m->b[--m->n];
+	if (zero)
+		memset(p, 0, size);
+	return p;
+}
+
+int hp_sampcache_put(void *p, size_t size)
+{
+	unsigned c;
+	mag *m;
+
+	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE) || size > HP_SAMPCACHE_MAX)
+		return 0;
+	c = class_of8[(size + 7) / 8];
+	m = &mags[c];
+	if (m->n >= class_cap[c]) {
+		hp_je_enter();
+		while (m->n > class_cap[c] / 2)
+			hp_arena_free(m->b[--m->n]);
+		hp_je_leave();
+	}
+	check_in();
+	m->b[m->n++] = p;
+	return 1;
+}
