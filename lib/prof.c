@@ -170,7 +170,7 @@ static void record(void *p, size_t size)
 #define PIN_MAX 16384
 #define PIN_RATE_MAX HP_SAMPCACHE_RATE_MAX
 
-/* Sampling dense enough for the per-thread caches of lib/sampcache and the pins. */
+/* Sampling dense enough for the pins and the larger caches of lib/sampcache. */
 static int dense(void)
 {
 	return __atomic_load_n(&hp_rate, __ATOMIC_RELAXED) <= HP_SAMPCACHE_RATE_MAX;
@@ -205,7 +205,7 @@ void *hp_prof_alloc(size_t size, size_t align, int zero)
 	void *p;
 
 	hp_tls.guard++;
-	if (align <= 16 && dense() && (p = hp_sampcache_get(size, zero)) != NULL) {
+	if (align <= 16 && (p = hp_sampcache_get(size, zero, dense())) != NULL) {
 		in_range = 1;	/* a block this thread cached: no call into jemalloc */
 	} else {
 		hp_je_enter();
@@ -289,7 +289,7 @@ void hp_prof_free(void *p)
 	hp_tls.guard++;
 	if (hp_livemap_remove((uintptr_t)p, &l)) {
 		hp_stacktab_sub(l.stack, l.size, l.weight);
-		if (dense() && hp_sampcache_put(p, l.size)) {
+		if (hp_sampcache_put(p, l.size, dense())) {
 			hp_guard_exit();	/* kept for this thread's next samples */
 			errno = saved;
 			return;

@@ -9,7 +9,7 @@
 #define MAX_CLASSES 32	/* jemalloc's classes up to HP_SAMPCACHE_MAX: 29 with 4 KiB pages */
 
 static size_t class_size[MAX_CLASSES];
-static unsigned class_cap[MAX_CLASSES];	/* blocks cached a class, at most */
+static unsigned class_cap[MAX_CLASSES];	/* blocks cached a class, at most, at dense rates */
 static unsigned char class_of8[HP_SAMPCACHE_MAX / 8 + 1];	/* (size + 7) / 8 -> class */
 static int ready;
 static pthread_key_t exit_key;
@@ -81,7 +81,17 @@ size_t hp_sampcache_class_size(size_t size)
 	return class_size[class_of8[(size + 7) / 8]];
 }
 
-void *hp_sampcache_get(size_t size, int zero)
+/* At sparse rates (the default) a class keeps at most SPARSE_CAP blocks: enough for a
+ * program that frees its sampled block before the next one of its class is sampled to
+ * make no call into jemalloc, and at most about 60 KiB a thread. */
+#define SPARSE_CAP 2
+
+static unsigned cap(unsigned c, int dense)
+{
+	return dense ? class_cap[c] : SPARSE_CAP;
+}
+
+void *hp_sampcache_get(size_t size, int zero, int dense)
 {
 	mag *m;
 	void *p;
@@ -94,7 +104,7 @@ void *hp_sampcache_get(size_t size, int zero)
 	if (!m->n) {
 		check_in();
 		hp_je_enter();
-		while (m->n < class_cap[c] / 2 &&
+		while (m->n < cap(c, dense) / 2 &&
 		       (p = hp_arena_alloc(class_size[c], 0, 0)) != NULL) {
 			if (!hp_is_sampled(p)) {
 				hp_arena_free(p);	/* served elsewhere: not for this cache */
@@ -112,7 +122,7 @@ void *hp_sampcache_get(size_t size, int zero)
 	return p;
 }
 
-int hp_sampcache_put(void *p, size_t size)
+int hp_sampcache_put(void *p, size_t size, int dense)
 {
 	unsigned c;
 	mag *m;
@@ -121,9 +131,9 @@ int hp_sampcache_put(void *p, size_t size)
 		return 0;
 	c = class_of8[(size + 7) / 8];
 	m = &mags[c];
-	if (m->n >= class_cap[c]) {
+	if (m->n >= cap(c, dense)) {
 		hp_je_enter();
-		while (m->n > class_cap[c] / 2)
+		while (m->n > cap(c, dense) / 2)
 			hp_arena_free(m->b[--m->n]);
 		hp_je_leave();
 	}

@@ -1,10 +1,11 @@
-/* lib/sampcache: per-thread caches of freed sampled blocks, for dense sampling.
+/* lib/sampcache: per-thread caches of freed sampled blocks.
  *
- * With sampling dense (rate up to HP_SAMPCACHE_RATE_MAX: at rate=1 every allocation is
- * sampled), each sampled block went to jemalloc's sampled arena and back, without a thread
- * cache and with asynchronous signals blocked around the call (two rt_sigprocmask calls:
- * more than the rest of a sample). A thread now keeps up to HP_SAMPCACHE_MAG freed sampled
- * blocks (HP_SAMPCACHE_MAG_BYTES) of each small size class up to HP_SAMPCACHE_MAX bytes and hands them to its
+ * Each sampled block went to jemalloc's sampled arena and back, without a thread cache
+ * and with asynchronous signals blocked around the call (two rt_sigprocmask calls: more
+ * than the rest of a sample). A thread now keeps freed sampled blocks of each small size
+ * class up to HP_SAMPCACHE_MAX bytes — with sampling dense (rate up to
+ * HP_SAMPCACHE_RATE_MAX; at rate=1 every allocation is sampled) up to HP_SAMPCACHE_MAG
+ * blocks (HP_SAMPCACHE_MAG_BYTES) a class, else two — and hands them to its
  * next sampled allocations of the class: most samples make no call into jemalloc and no
  * system call. Blocks move between a thread's cache and the arena half a cache at a time,
  * signals blocked once for the batch; a thread's cache is emptied when it exits. Only this
@@ -29,11 +30,11 @@ void hp_sampcache_init(void);
 size_t hp_sampcache_class_size(size_t size);
 
 /* A cached block of at least size bytes (zero-filled if zero), or NULL. */
-void *hp_sampcache_get(size_t size, int zero);
+void *hp_sampcache_get(size_t size, int zero, int dense);
 
 /* Keeps the freed sampled block p, allocated for size bytes (its record's size: its usable
  * size is at least jemalloc's class for size). 0 when it does not take it. */
-int hp_sampcache_put(void *p, size_t size);
+int hp_sampcache_put(void *p, size_t size, int dense);
 
 #pragma GCC visibility pop
 
