@@ -16,13 +16,16 @@ set -u
 need_env
 need_tool patch timeout "${CC:-cc}"
 
+# (The deferred frees of signal handlers, tests/hazards/unprotected/no-signal-safety.patch,
+# are no longer in this list: since issue 5 the profiler holds a table's lock for tens of
+# nanoseconds, and unw_sigalloc.sh's timer signals no longer land inside one reliably
+# enough for the patched library to hang in every run; see doc/RELIABILITY.md.)
 # patch | test script | what the test shows | extra environment for the test
 PROTECTIONS="
 unwind-local|tests/hazards/unw_deadlock.sh|libunwind's local unwinder deadlocks against a thread allocating inside dl_iterate_phdr (many rounds: the race is not hit every time)|UNW_STRESS=1
 unwind-local|tests/hazards/proc_fdreuse.sh|libunwind's validation pipe writes into the program's reused descriptors|
 no-phdr-wrap|tests/hazards/unw_deadlock.sh|a forked child hangs on the loader lock a thread of the program held in dl_iterate_phdr at fork time|
 no-atfork|tests/hazards/proc_fork.sh|forked children hang on profiler locks held by other threads|
-no-signal-safety|tests/hazards/unw_sigalloc.sh|signal handlers that free sampled blocks interrupt the profiler: a shard lock taken twice|UNW_STRESS=1
 no-xfsz|tests/hazards/out_fsize.sh|a profile past ulimit -f kills the program with SIGXFSZ|
 unsafe-write|tests/hazards/out_planted.sh|a planted symlink or FIFO at the profile's name is followed|
 no-secure|tests/hazards/setuid.sh|a set-uid program obeys the invoker's HEAPPROF|
