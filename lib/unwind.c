@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <limits.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -352,17 +353,40 @@ typedef struct rule {
 	unsigned char state[];	/* libunwind's dwarf_reg_state for the row holding key */
 } rule;
 
-#define RULE_SLOTS 16384
+/* The tables below are sized for the rules in use: they start at 1024 slots and double,
+ * up to 16384, while the rules fill a quarter of them (the packed table is two-way, and a
+ * key it loses sends the whole walk to libunwind: grown only when full, python's walks
+ * at rate=1 took five times the instructions). A program sampled at the default rate uses
+ * a few hundred return addresses; its tables then take 24 KiB instead of touching every
+ * page of 384 KiB with scattered slots. A rule stays in the chain it was pushed on, under
+ * the size of its day: a lookup tries the chain under each size down from the present
+ * one (the packed table, a cache, just misses and is refilled). */
+#define RULE_BITS_MIN 10
+#define RULE_BITS_MAX 14
+#define RULE_SLOTS (1u << RULE_BITS_MAX)
 static rule *rules[RULE_SLOTS];
+static unsigned rule_bits = RULE_BITS_MIN;	/* atomic: only grows */
+static unsigned nrules;				/* atomic: rules pushed */
 
-static unsigned rule_hash(uintptr_t key)
+static inline unsigned rule_hash(uintptr_t key, unsigned bits)
 {
-	return (unsigned)((key * 0x9e3779b97f4a7c15ull) >> 40) & (RULE_SLOTS - 1);
+	return (unsigned)((key * 0x9e3779b97f4a7c15ull) >> 40) & ((1u << bits) - 1);
 }
 
-static rule **rule_slot(uintptr_t key)
+static inline unsigned cur_bits(void)
 {
-	return &rules[rule_hash(key)];
+	return __atomic_load_n(&rule_bits, __ATOMIC_RELAXED);
+}
+
+/* One more rule: the tables grow when the rules fill a quarter of their slots. */
+static void rule_added(void)
+{
+	unsigned n = __atomic_add_fetch(&nrules, 1, __ATOMIC_RELAXED), b = cur_bits();
+
+	while (b < RULE_BITS_MAX && n > (1u << b) / 4 &&
+	       !__atomic_compare_exchange_n(&rule_bits, &b, b + 1, 0, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
 }
 
 /* The compact rules again, 16 bytes a slot in a two-way table of their own: a fast step then
@@ -405,7 +429,7 @@ static void unpack(uint64_t w, fast_rule *f)
 
 static void packed_put(const rule *r)
 {
-	packed_slot *set = &packed[rule_hash(r->key) & ~1u], *s;
+	packed_slot *set = &packed[rule_hash(r->key, cur_bits()) & ~1u], *s;
 	uintptr_t k;
 	uint64_t w;
 
@@ -436,7 +460,7 @@ static void packed_put(const rule *r)
 
 static inline int packed_get(uintptr_t key, unsigned long long subs, fast_rule *f)
 {
-	const packed_slot *s = &packed[rule_hash(key) & ~1u];
+	const packed_slot *s = &packed[rule_hash(key, cur_bits()) & ~1u];
 	uint64_t w;
 
 	if (__atomic_load_n(&s->key, __ATOMIC_ACQUIRE) != key &&
@@ -618,7 +642,8 @@ static void check_compact(rule *r, unw_cursor_t *cur, int stepped, uintptr_t sp0
 static int step(unw_cursor_t *cur, uintptr_t ip)
 {
 	uintptr_t key = ip - 1;
-	rule **slot = rule_slot(key), *head = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *r;
+	unsigned bits = cur_bits(), b, last = UINT_MAX;
+	rule **slot = &rules[rule_hash(key, bits)], *head = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *r;
 	rule_search rs = { key, NULL };
 	unsigned long long subs = walk_snap->subs;
 	unw_word_t sp0, bp0;
@@ -626,11 +651,18 @@ static int step(unw_cursor_t *cur, uintptr_t ip)
 
 	if (list_stale)
 		return unw_step(cur);
-	for (r = head; r; r = r->next)
-		if (r->key == key && r->subs == subs) {
-			packed_put(r);	/* its packed slot may have gone to another key */
-			return unw_apply_reg_state(cur, r->state);
-		}
+	for (b = bits; b >= RULE_BITS_MIN; b--) {	/* the chains under each size, newest first */
+		unsigned i = rule_hash(key, b);
+
+		if (i == last)
+			continue;
+		last = i;
+		for (r = __atomic_load_n(&rules[i], __ATOMIC_ACQUIRE); r; r = r->next)
+			if (r->key == key && r->subs == subs) {
+				packed_put(r);	/* its packed slot may have gone to another key */
+				return unw_apply_reg_state(cur, r->state);
+			}
+	}
 	if (unw_reg_states_iterate(cur, keep_row, &rs) < 0 || !rs.found)
 		return unw_step(cur);	/* signal frames, odd tables: the full step */
 	r = rs.found;
@@ -642,6 +674,7 @@ static int step(unw_cursor_t *cur, uintptr_t ip)
 	do
 		r->next = head;
 	while (!__atomic_compare_exchange_n(slot, &head, r, 1, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE));
+	rule_added();
 	packed_put(r);
 	return ret;
 }
