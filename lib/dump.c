@@ -75,6 +75,55 @@ static const char *symbolize(void *ctx, uint64_t addr)
 	return hp_symtab_lookup(ctx, addr);
 }
 
+/* Hands the symbol table every address the encoder will symbolize (each frame's pc - 1,
+ * lib/pprof.c hp_put_location), once each, so that it reads only the names these need
+ * rather than whole symbol tables. Failure only costs memory: lookups stay lazy. */
+static void prepare_names(hp_symtab *st, const hp_pprof_sample *s, size_t n)
+{
+	size_t cap = 1024, used = 0, i, k, h;
+	uint64_t *set = hp_icalloc_k(HP_MEM_DUMP, cap * sizeof(*set)), *grown, a;
+	uint32_t d;
+
+	/* An open-addressing set of distinct addresses (0 marks a free slot: pc 1 is never
+	 * a return address), grown at half full; then packed in place. */
+	for (i = 0; set && i < n; i++) {
+		if (i + 8 < n)	/* the stacks lie scattered: fetch ahead */
+			for (d = 0; d < s[i + 8].depth; d += 8)
+				__builtin_prefetch(&s[i + 8].pcs[d]);
+		for (d = 0; set && d < s[i].depth; d++) {
+			if (!(a = s[i].pcs[d] - 1))
+				continue;
+			for (h = (size_t)(a * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+			     set[h] && set[h] != a; h = (h + 1) & (cap - 1))
+				;
+			if (set[h])
+				continue;
+			set[h] = a;
+			if (++used * 2 < cap)
+				continue;
+			grown = hp_icalloc_k(HP_MEM_DUMP, 2 * cap * sizeof(*set));
+			for (k = 0; grown && k < cap; k++) {
+				if (!set[k])
+					continue;
+				for (h = (size_t)(set[k] * 0x9e3779b97f4a7c15ull >> 20) & (2 * cap - 1);
+				     grown[h]; h = (h + 1) & (2 * cap - 1))
+					;
+				grown[h] = set[k];
+			}
+			hp_ifree_k(HP_MEM_DUMP, set);
+			set = grown;
+			cap *= 2;
+		}
+	}
+	if (!set)
+		return;
+	for (k = 0, used = 0; k < cap; k++)
+		if (set[k])
+			set[used++] = set[k];
+	hp_symtab_prepare(st, set, used);
+	hp_ifree_k(HP_MEM_DUMP, set);
+}
+
 typedef struct unloaded_ctx {
 	hp_symtab *st;
 	hp_pprof_mapping **maps;
@@ -217,6 +266,7 @@ static int encode(const char *trigger, uint8_t **buf, size_t *len)
 	p.symbolize_ctx = st;
 	p.last_comment = own_memory_comment;
 	p.last_comment_ctx = c_mem;
+	prepare_names(st, samples, p.nsamples);
 	err = hp_pprof_encode(&p, buf, len);
 out:
 	if (maps)

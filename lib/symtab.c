@@ -5,6 +5,9 @@
  * and string tables, with pread) and its function symbols sorted the first time an address
  * inside it is looked up, so a dump pays only for the objects its stacks touch. Names point
  * into the string tables read, which live until hp_symtab_free; no file descriptor is kept.
+ * A dump first hands every address it will look up to hp_symtab_prepare, which streams
+ * each object's table in chunks and keeps only the names of the functions those addresses
+ * fall in (see "preparing a dump's addresses" below): then no whole table is held at all.
  *
  * Files are untrusted: they may be truncated, corrupt, or no longer the ones that were
  * loaded. Every offset and size read from them is checked against the file's length (and a
@@ -71,7 +74,23 @@ typedef struct hp_obj {
 	size_t nsyms;
 	hp_image map;		/* the file whose string table syms' names point into */
 	char *names;		/* names copied without their symbol version */
+	struct hp_prep *prep;	/* answers for prepared addresses, sorted by addr */
+	size_t nprep;
 } hp_obj;
+
+/* hp_symtab_prepare's answer for one address: its name (in the symtab's name arena), or
+ * NULL where none of the object's symbols contains it. */
+typedef struct hp_prep {
+	uint64_t addr;
+	const char *name;
+} hp_prep;
+
+/* The names kept by hp_symtab_prepare: blocks of NUL-terminated strings. */
+typedef struct hp_nblock {
+	struct hp_nblock *next;
+	size_t used, cap;
+	char data[];
+} hp_nblock;
 
 typedef struct hp_range {
 	uint64_t start, end;
@@ -83,6 +102,7 @@ struct hp_symtab {
 	size_t nobjs, capobjs;
 	hp_range *ranges;
 	size_t nranges, capranges;
+	hp_nblock *nblocks;
 	int oom;
 };
 
@@ -500,15 +520,21 @@ static size_t hp_vdso_len(uint64_t base)
 	return want < mapped ? want : mapped;
 }
 
+/* The vdso's image in memory; 0 if it cannot be read. */
+static int hp_vdso_image(const hp_obj *o, hp_image *img)
+{
+	if (o->image % (uint64_t)sysconf(_SC_PAGESIZE))
+		return 0;
+	img->p = (const unsigned char *)(uintptr_t)o->image;
+	img->len = hp_vdso_len(o->image);
+	return img->len != 0;
+}
+
 static void hp_vdso_load(hp_obj *o)
 {
 	hp_image img = HP_IMAGE_INIT;
 
-	if (o->image % (uint64_t)sysconf(_SC_PAGESIZE))
-		return;
-	img.p = (const unsigned char *)(uintptr_t)o->image;
-	img.len = hp_vdso_len(o->image);
-	if (img.len && !hp_obj_take_syms(o, &img, SHT_SYMTAB))
+	if (hp_vdso_image(o, &img) && !hp_obj_take_syms(o, &img, SHT_SYMTAB))
 		hp_obj_take_syms(o, &img, SHT_DYNSYM);
 }
 
@@ -680,12 +706,546 @@ static hp_obj *hp_find_obj(hp_symtab *st, uint64_t addr)
 	return &st->objs[st->ranges[lo - 1].obj];
 }
 
+/* --- preparing a dump's addresses ----------------------------------------------------- */
+
+/* hp_symtab_prepare answers, for each address, what hp_obj_find would answer over the
+ * whole sorted table, while holding only a chunk of the table at a time. Over the table's
+ * usable symbols (wanted, with a valid name), deduplicated by address (the alias of lowest
+ * rank, then name, wins), hp_obj_find returns the winner at the highest start c1 at or
+ * below addr whose winner contains addr, provided fewer than HP_NEST_SCAN starts lie in
+ * (c1, addr]. So two passes over the table suffice: the first finds, for each address, the
+ * highest start of any symbol containing it (c1; none: NULL); the second collects the
+ * aliases at those starts and the starts that lie in some (c1, addr]. If the winner at c1
+ * does not contain the address (a shorter alias won) the answer lies lower: the address
+ * is left to the lazy whole-table path, as are all addresses of an object whose file
+ * changes under the reads. */
+
+#define HP_PREP_CHUNK 65536	/* bytes of a symbol or string table read at a time */
+#define HP_NAME_STEP 256	/* bytes of one name read at a time */
+#define HP_NBLOCK 4000		/* bytes of a block of kept names */
+
+enum { HP_PA_NULL, HP_PA_NAME, HP_PA_LAZY };
+
+/* An address being prepared. */
+typedef struct hp_pa {
+	uint64_t addr;
+	uint64_t c1;		/* the highest start of a symbol containing addr (if has_c1) */
+	const char *name;	/* HP_PA_NAME: the answer */
+	size_t obj;
+	int has_c1, state;
+} hp_pa;
+
+/* A symbol at one of the c1 starts. */
+typedef struct hp_alias {
+	uint64_t addr;
+	uint32_t st_name, size;
+	unsigned char info;
+} hp_alias;
+
+typedef struct hp_win {
+	const char *name;	/* NULL: unknown (the name could not be read) */
+	uint32_t size;
+} hp_win;
+
+typedef struct hp_prepctx {
+	hp_symtab *st;
+	hp_pa *pa;		/* one object's addresses, sorted */
+	size_t m;
+	uint64_t maxspan;	/* above the largest addr - c1 */
+	uint64_t *c1s;		/* the distinct c1, sorted */
+	size_t nc1;
+	hp_alias *al;
+	size_t nal, capal;
+	uint64_t *w;		/* starts inside some (c1, addr] */
+	size_t nw, capw;
+	size_t nvalid;
+	unsigned char *buf;	/* HP_PREP_CHUNK bytes */
+	char *nbuf[2];		/* names being compared */
+	size_t ncap[2];
+} hp_prepctx;
+
+/* A symbol table and its string table, read in chunks. */
+typedef struct hp_stream {
+	hp_image *img;
+	const hp_obj *o;
+	uint64_t symoff, stroff, strsize, last_nul;
+	size_t count;
+} hp_stream;
+
+static int hp_sec_ok(const hp_image *img, const Elf64_Shdr *sh)
+{
+	return sh->sh_type != SHT_NOBITS && !(sh->sh_flags & SHF_COMPRESSED) &&
+	       sh->sh_offset <= img->len && sh->sh_size <= img->len - sh->sh_offset &&
+	       sh->sh_size <= HP_SECTION_MAX;
+}
+
+/* The offset of the string table's last NUL: a name is valid (NUL-terminated inside the
+ * table) iff it starts at or before it. 0 if the table has none or cannot be read. */
+static int hp_last_nul(hp_stream *ss, unsigned char *buf)
+{
+	uint64_t end = ss->strsize, n, k;
+
+	while (end > 0) {
+		n = end < HP_PREP_CHUNK ? end : HP_PREP_CHUNK;
+		if (!hp_img_read(ss->img, ss->stroff + end - n, buf, n))
+			return 0;
+		for (k = n; k-- > 0;)
+			if (buf[k] == '\0') {
+				ss->last_nul = end - n + k;
+				return 1;
+			}
+		end -= n;
+	}
+	return 0;
+}
+
+typedef int (*hp_symfn)(hp_prepctx *c, const Elf64_Sym *s, uint64_t addr);
+
+/* Calls fn for each usable symbol (wanted, with a valid name). 1; 0 if the table could not
+ * be read; or fn's negative return. */
+static int hp_stream_pass(hp_stream *ss, hp_prepctx *c, hp_symfn fn)
+{
+	size_t per = HP_PREP_CHUNK / sizeof(Elf64_Sym), i, k, m;
+	Elf64_Sym s;
+	int r;
+
+	for (i = 0; i < ss->count; i += m) {
+		m = ss->count - i < per ? ss->count - i : per;
+		if (!hp_img_read(ss->img, ss->symoff + i * sizeof s, c->buf, m * sizeof s))
+			return 0;
+		for (k = 0; k < m; k++) {
+			memcpy(&s, c->buf + k * sizeof s, sizeof s);
+			if (!hp_sym_wanted(&s) || s.st_name == 0 || s.st_name > ss->last_nul)
+				continue;
+			if ((r = fn(c, &s, ss->o->bias + s.st_value)) < 0)
+				return r;
+		}
+	}
+	return 1;
+}
+
+/* The first of the object's addresses at or above x. */
+static size_t hp_pa_first(const hp_prepctx *c, uint64_t x)
+{
+	size_t lo = 0, hi = c->m, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (c->pa[mid].addr < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int hp_pass1(hp_prepctx *c, const Elf64_Sym *s, uint64_t d)
+{
+	size_t i;
+
+	c->nvalid++;
+	for (i = hp_pa_first(c, d); i < c->m && c->pa[i].addr - d < s->st_size; i++)
+		if (!c->pa[i].has_c1 || c->pa[i].c1 < d) {
+			c->pa[i].c1 = d;
+			c->pa[i].has_c1 = 1;
+		}
+	return 1;
+}
+
+static int hp_in_c1s(const hp_prepctx *c, uint64_t x)
+{
+	size_t lo = 0, hi = c->nc1, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (c->c1s[mid] == x)
+			return 1;
+		if (c->c1s[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static int hp_pass2(hp_prepctx *c, const Elf64_Sym *s, uint64_t x)
+{
+	hp_alias *al;
+	uint64_t *w;
+	size_t i;
+
+	if (hp_in_c1s(c, x)) {
+		if (!(al = hp_grow(c->al, &c->capal, c->nal, sizeof *c->al)))
+			return -ENOMEM;
+		c->al = al;
+		c->al[c->nal].addr = x;
+		c->al[c->nal].st_name = s->st_name;
+		c->al[c->nal].size = (uint32_t)s->st_size;
+		c->al[c->nal].info = s->st_info;
+		c->nal++;
+	}
+	for (i = hp_pa_first(c, x); i < c->m && c->pa[i].addr - x < c->maxspan; i++)
+		if (c->pa[i].has_c1 && c->pa[i].c1 < x) {
+			if (!(w = hp_grow(c->w, &c->capw, c->nw, sizeof *c->w)))
+				return -ENOMEM;
+			c->w = w;
+			c->w[c->nw++] = x;
+			break;
+		}
+	return 1;
+}
+
+static int hp_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static size_t hp_u64_sort_unique(uint64_t *v, size_t n)
+{
+	size_t i, out = 0;
+
+	qsort(v, n, sizeof *v, hp_u64_cmp);
+	for (i = 0; i < n; i++)
+		if (out == 0 || v[out - 1] != v[i])
+			v[out++] = v[i];
+	return out;
+}
+
+static int hp_alias_cmp(const void *a, const void *b)
+{
+	const hp_alias *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The name at st_name (valid: it ends at or before last_nul) into c->nbuf[k]. */
+static const char *hp_read_name(hp_stream *ss, hp_prepctx *c, uint32_t st_name, int k)
+{
+	uint64_t at = st_name, left;
+	size_t len = 0, n;
+	char *grown;
+
+	for (;;) {
+		left = ss->last_nul + 1 - at;
+		n = left < HP_NAME_STEP ? (size_t)left : HP_NAME_STEP;
+		if (n == 0)
+			return NULL;
+		if (len + n > c->ncap[k]) {
+			if (!(grown = hp_irealloc_k(HP_MEM_SYMBOLS, c->nbuf[k], 2 * (len + n))))
+				return NULL;
+			c->nbuf[k] = grown;
+			c->ncap[k] = 2 * (len + n);
+		}
+		if (!hp_img_read(ss->img, ss->stroff + at, c->nbuf[k] + len, n))
+			return NULL;
+		if (memchr(c->nbuf[k] + len, '\0', n))
+			return c->nbuf[k];
+		len += n;
+		at += n;
+	}
+}
+
+/* A copy of name, without its symbol version, in the symtab's name blocks. */
+static const char *hp_keep_name(hp_symtab *st, const char *name)
+{
+	const char *at = strchr(name, '@');
+	size_t len = at && at != name ? (size_t)(at - name) : strlen(name);
+	hp_nblock *b = st->nblocks;
+	char *q;
+
+	if (!b || b->cap - b->used < len + 1) {
+		size_t cap = len + 1 > HP_NBLOCK ? len + 1 : HP_NBLOCK;
+
+		if (!(b = hp_ialloc_k(HP_MEM_SYMBOLS, sizeof *b + cap)))
+			return NULL;
+		b->cap = cap;
+		b->used = 0;
+		b->next = st->nblocks;
+		st->nblocks = b;
+	}
+	q = b->data + b->used;
+	memcpy(q, name, len);
+	q[len] = '\0';
+	b->used += len + 1;
+	return q;
+}
+
+/* The winner among the aliases al[0..n) at one start: lowest rank, then name (as
+ * hp_syms_sort orders them). */
+static int hp_pick(hp_stream *ss, hp_prepctx *c, const hp_alias *al, size_t n, hp_win *win)
+{
+	uint32_t best_rank = 0, rank;
+	const char *name;
+	Elf64_Sym s;
+	char *t;
+	size_t tc;
+	int have = 0;
+
+	win->name = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!(name = hp_read_name(ss, c, al[i].st_name, 1)))
+			return 0;
+		memset(&s, 0, sizeof s);
+		s.st_info = al[i].info;
+		rank = hp_sym_rank(&s, name);
+		if (have && (rank > best_rank || (rank == best_rank && strcmp(name, c->nbuf[0]) >= 0)))
+			continue;
+		have = 1;
+		best_rank = rank;
+		win->size = al[i].size;
+		t = c->nbuf[0], c->nbuf[0] = c->nbuf[1], c->nbuf[1] = t;	/* best to [0] */
+		tc = c->ncap[0], c->ncap[0] = c->ncap[1], c->ncap[1] = tc;
+	}
+	if (have && !(win->name = hp_keep_name(c->st, c->nbuf[0])))
+		return -ENOMEM;
+	return 1;
+}
+
+/* The answers, once both passes are done. */
+static int hp_resolve(hp_stream *ss, hp_prepctx *c)
+{
+	hp_win *wins = hp_icalloc_k(HP_MEM_SYMBOLS, (c->nc1 ? c->nc1 : 1) * sizeof *wins);
+	size_t i, j, k, lo, cnt;
+	int r = 1, pr;
+
+	if (!wins)
+		return -ENOMEM;
+	c->nw = hp_u64_sort_unique(c->w, c->nw);
+	qsort(c->al, c->nal, sizeof *c->al, hp_alias_cmp);
+	for (i = 0, k = 0; i < c->nal && r >= 0; i = j) {
+		for (j = i; j < c->nal && c->al[j].addr == c->al[i].addr; j++)
+			;
+		while (k < c->nc1 && c->c1s[k] < c->al[i].addr)
+			k++;
+		if (k < c->nc1 && c->c1s[k] == c->al[i].addr &&
+		    (pr = hp_pick(ss, c, &c->al[i], j - i, &wins[k])) < 0)
+			r = pr;	/* 0 (a name unreadable): that start's addresses stay lazy */
+	}
+	for (i = 0; i < c->m && r >= 0; i++) {
+		hp_pa *a = &c->pa[i];
+
+		a->state = HP_PA_NULL;
+		if (!a->has_c1)
+			continue;
+		for (lo = 0, cnt = c->nw; lo < cnt;) {	/* the first w above c1 */
+			k = lo + (cnt - lo) / 2;
+			if (c->w[k] <= a->c1)
+				lo = k + 1;
+			else
+				cnt = k;
+		}
+		for (cnt = 0; lo < c->nw && c->w[lo] <= a->addr && cnt < HP_NEST_SCAN; lo++)
+			cnt++;
+		if (cnt >= HP_NEST_SCAN)
+			continue;	/* c1 is beyond hp_obj_find's scan: NULL */
+		for (lo = 0, k = c->nc1; lo < k;) {
+			j = lo + (k - lo) / 2;
+			if (c->c1s[j] < a->c1)
+				lo = j + 1;
+			else
+				k = j;
+		}
+		if (lo < c->nc1 && c->c1s[lo] == a->c1 && wins[lo].name &&
+		    a->addr - a->c1 < wins[lo].size) {
+			a->state = HP_PA_NAME;
+			a->name = wins[lo].name;
+		} else {
+			a->state = HP_PA_LAZY;
+		}
+	}
+	hp_ifree_k(HP_MEM_SYMBOLS, wins);
+	return r;
+}
+
+/* Prepares from one table of img: 1 done, 0 no usable table (try the next source),
+ * 2 given up (the addresses stay lazy), -ENOMEM. */
+static int hp_prep_from(hp_obj *o, hp_image *img, uint32_t type, hp_prepctx *c)
+{
+	Elf64_Shdr sym, str;
+	hp_stream ss;
+	size_t i;
+	int r;
+
+	if (!hp_img_symsec(img, type, &sym, &str) || !hp_sec_ok(img, &sym) ||
+	    !hp_sec_ok(img, &str))
+		return 0;
+	memset(&ss, 0, sizeof ss);
+	ss.img = img;
+	ss.o = o;
+	ss.symoff = sym.sh_offset;
+	ss.stroff = str.sh_offset;
+	ss.strsize = str.sh_size;
+	ss.count = sym.sh_size / sizeof(Elf64_Sym);
+	if (ss.count == 0 || !hp_last_nul(&ss, c->buf))
+		return 0;
+	for (i = 0; i < c->m; i++)
+		c->pa[i].has_c1 = 0;
+	c->nvalid = c->nal = c->nw = c->nc1 = 0;
+	if ((r = hp_stream_pass(&ss, c, hp_pass1)) <= 0)
+		return r;
+	if (c->nvalid == 0)
+		return 0;
+	c->maxspan = 0;
+	if (!(c->c1s = hp_ialloc_k(HP_MEM_SYMBOLS, c->m * sizeof *c->c1s)))
+		return -ENOMEM;
+	for (i = 0; i < c->m; i++)
+		if (c->pa[i].has_c1) {
+			c->c1s[c->nc1++] = c->pa[i].c1;
+			if (c->pa[i].addr - c->pa[i].c1 + 1 > c->maxspan)
+				c->maxspan = c->pa[i].addr - c->pa[i].c1 + 1;
+		}
+	c->nc1 = hp_u64_sort_unique(c->c1s, c->nc1);
+	r = hp_stream_pass(&ss, c, hp_pass2);
+	if (r > 0)
+		r = hp_resolve(&ss, c);
+	hp_ifree_k(HP_MEM_SYMBOLS, c->c1s);
+	c->c1s = NULL;
+	return r == 0 ? 2 : r;
+}
+
+static int hp_prep_cmp(const void *a, const void *b)
+{
+	const hp_prep *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Adds the object's answers (all NULL if none_found: no usable table) to o->prep. */
+static int hp_prep_store(hp_obj *o, hp_prepctx *c, int none_found)
+{
+	size_t i, n = o->nprep;
+	hp_prep *v;
+
+	for (i = 0; i < c->m; i++)
+		n += none_found || c->pa[i].state != HP_PA_LAZY;
+	if (n == o->nprep)
+		return 0;
+	if (!(v = hp_irealloc_k(HP_MEM_SYMBOLS, o->prep, n * sizeof *v)))
+		return -ENOMEM;
+	o->prep = v;
+	for (i = 0; i < c->m; i++) {
+		if (!none_found && c->pa[i].state == HP_PA_LAZY)
+			continue;
+		v[o->nprep].addr = c->pa[i].addr;
+		v[o->nprep].name = !none_found && c->pa[i].state == HP_PA_NAME ? c->pa[i].name
+									      : NULL;
+		o->nprep++;
+	}
+	qsort(o->prep, o->nprep, sizeof *o->prep, hp_prep_cmp);
+	return 0;
+}
+
+/* The same choice of table as hp_obj_load. */
+static int hp_obj_prepare(hp_obj *o, hp_prepctx *c)
+{
+	hp_image file = HP_IMAGE_INIT, dbg = HP_IMAGE_INIT;
+	int r = 0, file_ok;
+
+	if (o->kind == HP_OBJ_VDSO) {
+		if (hp_vdso_image(o, &file) && (r = hp_prep_from(o, &file, SHT_SYMTAB, c)) == 0)
+			r = hp_prep_from(o, &file, SHT_DYNSYM, c);
+		file.p = NULL;
+	} else {
+		file_ok = hp_map_file(o->path, &file) && hp_build_id_ok(o, &file);
+		if (file_ok)
+			r = hp_prep_from(o, &file, SHT_SYMTAB, c);
+		if (r == 0 && hp_map_debug_file(o, &dbg) && hp_build_id_ok(o, &dbg))
+			r = hp_prep_from(o, &dbg, SHT_SYMTAB, c);
+		if (r == 0 && file_ok)
+			r = hp_prep_from(o, &file, SHT_DYNSYM, c);
+	}
+	hp_unmap(&file);
+	hp_unmap(&dbg);
+	if (r == 0 || r == 1)
+		return hp_prep_store(o, c, r == 0);
+	return r < 0 ? r : 0;
+}
+
+static const hp_prep *hp_prep_find(const hp_obj *o, uint64_t addr)
+{
+	size_t lo = 0, hi = o->nprep, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (o->prep[mid].addr == addr)
+			return &o->prep[mid];
+		if (o->prep[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int hp_pa_cmp(const void *a, const void *b)
+{
+	const hp_pa *x = a, *y = b;
+
+	if (x->obj != y->obj)
+		return x->obj < y->obj ? -1 : 1;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+int hp_symtab_prepare(hp_symtab *st, const uint64_t *addrs, size_t n)
+{
+	hp_prepctx c;
+	hp_pa *pa;
+	hp_obj *o;
+	size_t i, j, k, m = 0;
+	int r, err = 0;
+
+	if (!st || (n && !addrs))
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	if (!(pa = hp_ialloc_k(HP_MEM_SYMBOLS, n * sizeof *pa)))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {	/* only what the lazy path would otherwise load */
+		o = hp_find_obj(st, addrs[i]);
+		if (!o || o->kind == HP_OBJ_NONE || o->loaded || hp_prep_find(o, addrs[i]))
+			continue;
+		memset(&pa[m], 0, sizeof pa[m]);
+		pa[m].addr = addrs[i];
+		pa[m].obj = (size_t)(o - st->objs);
+		m++;
+	}
+	qsort(pa, m, sizeof *pa, hp_pa_cmp);
+	for (i = 0, j = 0; i < m; i++)
+		if (j == 0 || pa[j - 1].addr != pa[i].addr || pa[j - 1].obj != pa[i].obj)
+			pa[j++] = pa[i];
+	m = j;
+	memset(&c, 0, sizeof c);
+	c.st = st;
+	if (m && !(c.buf = hp_ialloc_k(HP_MEM_SYMBOLS, HP_PREP_CHUNK)))
+		err = -ENOMEM;
+	for (i = 0; i < m && !err; i = k) {
+		for (k = i; k < m && pa[k].obj == pa[i].obj; k++)
+			;
+		c.pa = &pa[i];
+		c.m = k - i;
+		if ((r = hp_obj_prepare(&st->objs[pa[i].obj], &c)) < 0)
+			err = r;
+	}
+	hp_ifree_k(HP_MEM_SYMBOLS, c.buf);
+	hp_ifree_k(HP_MEM_SYMBOLS, c.al);
+	hp_ifree_k(HP_MEM_SYMBOLS, c.w);
+	hp_ifree_k(HP_MEM_SYMBOLS, c.nbuf[0]);
+	hp_ifree_k(HP_MEM_SYMBOLS, c.nbuf[1]);
+	hp_ifree_k(HP_MEM_SYMBOLS, pa);
+	return err;
+}
+
 const char *hp_symtab_lookup(hp_symtab *st, uint64_t addr)
 {
 	hp_obj *o;
+	const hp_prep *p;
 
 	if (!st || !(o = hp_find_obj(st, addr)))
 		return NULL;
+	if (o->nprep && (p = hp_prep_find(o, addr)))
+		return p->name;
 	if (!o->loaded)
 		hp_obj_load(o);
 	return o->nsyms ? hp_obj_find(o, addr) : NULL;
@@ -724,7 +1284,14 @@ void hp_symtab_free(hp_symtab *st)
 		hp_ifree_k(HP_MEM_SYMBOLS, st->objs[i].path);
 		hp_ifree_k(HP_MEM_SYMBOLS, st->objs[i].syms);
 		hp_ifree_k(HP_MEM_SYMBOLS, st->objs[i].names);
+		hp_ifree_k(HP_MEM_SYMBOLS, st->objs[i].prep);
 		hp_unmap(&st->objs[i].map);
+	}
+	while (st->nblocks) {
+		hp_nblock *b = st->nblocks;
+
+		st->nblocks = b->next;
+		hp_ifree_k(HP_MEM_SYMBOLS, b);
 	}
 	hp_ifree_k(HP_MEM_SYMBOLS, st->objs);
 	hp_ifree_k(HP_MEM_SYMBOLS, st->ranges);

@@ -1,8 +1,25 @@
 /* For the unit tests: the profiler's internal allocator backed by the C library. The
- * accounting of lib/arena.c is left out (hp_mem_bytes counts nothing here). */
+ * *_k functions count the C library's usable size of each block per kind, as lib/arena.c
+ * counts jemalloc's (hp_mem_bytes); static tables and hp_mem_heap are not counted. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include "arena.h"
+
+static size_t stub_bytes[HP_MEM_NKINDS];
+
+static void *stub_count(int kind, void *p)
+{
+	if (p && kind >= 0 && kind < HP_MEM_NKINDS)
+		__atomic_fetch_add(&stub_bytes[kind], malloc_usable_size(p), __ATOMIC_RELAXED);
+	return p;
+}
+
+static void stub_uncount(int kind, void *p)
+{
+	if (p && kind >= 0 && kind < HP_MEM_NKINDS)
+		__atomic_fetch_sub(&stub_bytes[kind], malloc_usable_size(p), __ATOMIC_RELAXED);
+}
 
 /* Set by a test to make hp_ialloc_k and hp_icalloc_k fail (out of memory). */
 int hp_stub_fail_alloc;
@@ -24,31 +41,34 @@ void hp_ifree(void *p)
 
 void *hp_ialloc_k(int kind, size_t n)
 {
-	(void)kind;
-	return hp_stub_fail_alloc ? NULL : malloc(n);
+	return hp_stub_fail_alloc ? NULL : stub_count(kind, malloc(n));
 }
 
 void *hp_icalloc_k(int kind, size_t n)
 {
-	(void)kind;
-	return hp_stub_fail_alloc ? NULL : calloc(1, n);
+	return hp_stub_fail_alloc ? NULL : stub_count(kind, calloc(1, n));
 }
 
 void *hp_irealloc_k(int kind, void *p, size_t n)
 {
-	(void)kind;
-	return realloc(p, n ? n : 1);
+	size_t old = p ? malloc_usable_size(p) : 0;
+	void *q = realloc(p, n ? n : 1);
+
+	if (q && kind >= 0 && kind < HP_MEM_NKINDS) {
+		__atomic_fetch_sub(&stub_bytes[kind], old, __ATOMIC_RELAXED);
+		stub_count(kind, q);
+	}
+	return q;
 }
 
 char *hp_istrdup_k(int kind, const char *s)
 {
-	(void)kind;
-	return strdup(s);
+	return stub_count(kind, strdup(s));
 }
 
 void hp_ifree_k(int kind, void *p)
 {
-	(void)kind;
+	stub_uncount(kind, p);
 	free(p);
 }
 
@@ -61,8 +81,8 @@ void hp_mem_static(int kind, const void *p, size_t len)
 
 size_t hp_mem_bytes(int kind)
 {
-	(void)kind;
-	return 0;
+	return kind >= 0 && kind < HP_MEM_NKINDS ?
+	       __atomic_load_n(&stub_bytes[kind], __ATOMIC_RELAXED) : 0;
 }
 
 size_t hp_mem_heap(void)

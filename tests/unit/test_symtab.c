@@ -21,6 +21,7 @@
 #include "tests/tap.h"
 #include "symtab.h"
 #include "procmaps.h"
+#include "arena.h"
 
 /* An outer function holding a zero-sized FUNC symbol, a nested 1-byte one and an untyped
  * label; after its end, a gap not covered by any sized symbol, then a lone zero-sized one. */
@@ -308,6 +309,218 @@ static void test_vdso(hp_symtab *st)
 	   " bytes named, %zu in clock_gettime", named, hi - lo, clock);
 }
 
+static uint64_t xorshift(uint64_t *s);
+
+/* --- hp_symtab_prepare ------------------------------------------------------------------ */
+
+typedef struct addr_list {
+	uint64_t *v;
+	size_t n, cap;
+} addr_list;
+
+static void add_addr(addr_list *l, uint64_t a)
+{
+	if (l->n == l->cap && !(l->v = realloc(l->v, (l->cap = l->cap ? 2 * l->cap : 4096) *
+					   sizeof *l->v)))
+		abort();
+	l->v[l->n++] = a;
+}
+
+/* Each sized function's first, middle and last byte, and the byte past it. */
+static void add_funcs(addr_list *l, const elf_func *v, size_t n, uint64_t bias)
+{
+	for (size_t i = 0; i < n; i++) {
+		add_addr(l, bias + v[i].value);
+		add_addr(l, bias + v[i].value + v[i].size / 2);
+		add_addr(l, bias + v[i].value + v[i].size - 1);
+		add_addr(l, bias + v[i].value + v[i].size);
+	}
+}
+
+static elf_func *libc_funcs(size_t *n, uint64_t *bias)
+{
+	char id[130], path[256];
+	Dl_info di;
+
+	if (!dladdr(dlsym(RTLD_DEFAULT, "getpid"), &di) ||
+	    hp_build_id_of_file(di.dli_fname, id, sizeof id) != 0)
+		return NULL;
+	snprintf(path, sizeof path, "/usr/lib/debug/.build-id/%.2s/%s.debug", id, id + 2);
+	*bias = A(di.dli_fbase);
+	return readelf_funcs(access(path, R_OK) == 0 ? path : di.dli_fname, n);
+}
+
+static int same_name(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* Every sized function symbol of this program and of libc (first, middle, last byte, one
+ * past), the asm boundaries, the vdso, random libc addresses and some outside any object,
+ * shuffled and duplicated: prepared lookups must equal those of an unprepared table, and
+ * must read no whole table. */
+static void test_prepare_equal(void)
+{
+	char exe[PATH_MAX];
+	ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	elf_func *own, *libc;
+	const elf_func *t;
+	size_t nown = 0, nlibc = 0, i, bad = 0, named = 0;
+	uint64_t libc_bias = 0, seed = 7, lo = 0, hi = 0, a, tmp;
+	addr_list l = { NULL, 0, 0 };
+	hp_symtab *prep, *lazy;
+	const char **got;
+	size_t mem0, mem1;
+	char line[512];
+	FILE *f;
+	void *page = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	exe[el > 0 ? el : 0] = '\0';
+	own = readelf_funcs(exe, &nown);
+	libc = libc_funcs(&nlibc, &libc_bias);
+	if (!own || !libc || !(t = find_func(own, nown, "hp_test_target"))) {
+		ok(0, "readelf -sW lists the functions of the test program and libc");
+		free(own);
+		free(libc);
+		return;
+	}
+	add_funcs(&l, own, nown, A(hp_test_target) - t->value);
+	add_funcs(&l, libc, nlibc, libc_bias);
+	add_addr(&l, A(hp_test_asm_outer));
+	add_addr(&l, A(hp_test_asm_zero));
+	add_addr(&l, A(hp_test_asm_inner));
+	add_addr(&l, A(hp_test_asm_after_inner));
+	add_addr(&l, A(hp_test_asm_gap));
+	add_addr(&l, A(hp_test_asm_lonezero));
+	f = fopen("/proc/self/maps", "r");
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, "[vdso]"))
+			sscanf(line, "%" SCNx64 "-%" SCNx64, &lo, &hi);
+	if (f)
+		fclose(f);
+	for (a = lo; a < hi; a++)
+		add_addr(&l, a);
+	for (i = 0; i < 20000; i++)
+		add_addr(&l, libc[xorshift(&seed) % nlibc].value + libc_bias +
+			 xorshift(&seed) % 4096);
+	add_addr(&l, 0);
+	add_addr(&l, 16);
+	add_addr(&l, UINT64_MAX);
+	add_addr(&l, 1ull << 62);
+	if (page != MAP_FAILED)
+		add_addr(&l, A(page) + 100);
+	for (i = l.n; i-- > 1;) {	/* shuffle, then duplicate a tenth */
+		size_t j = xorshift(&seed) % (i + 1);
+
+		tmp = l.v[i], l.v[i] = l.v[j], l.v[j] = tmp;
+	}
+	for (i = 0, a = l.n; i < a / 10; i++)
+		add_addr(&l, l.v[xorshift(&seed) % a]);
+	prep = hp_symtab_new();
+	lazy = hp_symtab_new();
+	got = calloc(l.n, sizeof *got);
+	ok(prep && lazy && got && hp_symtab_prepare(prep, l.v, l.n) == 0,
+	   "hp_symtab_prepare of %zu addresses (%zu functions of the test program, %zu of "
+	   "libc, shuffled, duplicates, unmapped ones) returns 0", l.n, nown, nlibc);
+	mem0 = hp_mem_bytes(HP_MEM_SYMBOLS);
+	for (i = 0; got && i < l.n; i++)
+		got[i] = hp_symtab_lookup(prep, l.v[i]);
+	mem1 = hp_mem_bytes(HP_MEM_SYMBOLS);
+	ok(mem0 == mem1, "looking them all up reads no whole symbol table (%zu bytes before, "
+	   "%zu after)", mem0, mem1);
+	for (i = 0; got && i < l.n; i++) {
+		const char *want = hp_symtab_lookup(lazy, l.v[i]);
+
+		named += want != NULL;
+		if (!same_name(got[i], want) && bad++ < 5)
+			diag("%#" PRIx64 ": prepared %s, unprepared %s", l.v[i], show(got[i]),
+			     show(want));
+	}
+	ok(got && bad == 0 && named > l.n / 2, "every prepared lookup equals the unprepared "
+	   "one (%zu addresses, %zu named, %zu differ)", l.n, named, bad);
+	ok(hp_symtab_prepare(prep, NULL, 0) == 0 && hp_symtab_prepare(NULL, l.v, 1) == -EINVAL,
+	   "no addresses: 0; no table: -EINVAL");
+	if (page != MAP_FAILED)
+		munmap(page, 4096);
+	free(got);
+	hp_symtab_free(prep);
+	hp_symtab_free(lazy);
+	free(l.v);
+	free(own);
+	free(libc);
+}
+
+/* Prepared for libc only: the test program's functions still resolve (lazily), and a
+ * later prepare of them too. */
+static void test_prepare_then_lazy(void)
+{
+	hp_symtab *st = hp_symtab_new();
+	uint64_t getpid_a = A(dlsym(RTLD_DEFAULT, "getpid")), a[3];
+
+	a[0] = getpid_a;
+	a[1] = getpid_a;
+	a[2] = 12345;
+	ok(st && hp_symtab_prepare(st, a, 3) == 0 &&
+	   strstr(show(hp_symtab_lookup(st, getpid_a)), "getpid"),
+	   "prepared getpid resolves to %s", show(hp_symtab_lookup(st, getpid_a)));
+	ok(is_name(hp_symtab_lookup(st, A(hp_test_target)), "hp_test_target"),
+	   "an address not prepared, in another object, resolves lazily");
+	ok(is_name(hp_symtab_lookup(st, A(hp_test_target) + 1), "hp_test_target"),
+	   "and the next byte too");
+	a[0] = A(hp_test_asm_inner);
+	ok(hp_symtab_prepare(st, a, 1) == 0 &&
+	   is_name(hp_symtab_lookup(st, A(hp_test_asm_inner)), "hp_test_asm_inner"),
+	   "preparing an address of an object already loaded whole: the same name");
+	a[0] = getpid_a + 1;
+	ok(hp_symtab_prepare(st, a, 1) == 0 &&
+	   same_name(hp_symtab_lookup(st, getpid_a + 1), hp_symtab_lookup(st, getpid_a)),
+	   "a second prepare in an object prepared before adds its address");
+	a[0] = A(dlsym(RTLD_DEFAULT, "malloc"));
+	ok(strstr(show(hp_symtab_lookup(st, a[0])), "malloc") != NULL,
+	   "a libc address not prepared, after libc was prepared, resolves lazily (%s)",
+	   show(hp_symtab_lookup(st, a[0])));
+	hp_symtab_free(st);
+}
+
+/* The point of prepare: memory for the names a dump needs, not for libc's whole table. */
+static void test_prepare_memory(void)
+{
+	elf_func *libc;
+	size_t n = 0, i, base, prepared, full;
+	uint64_t bias = 0, a[50];
+	hp_symtab *st;
+	const char *name;
+	int all = 1;
+
+	if (!(libc = libc_funcs(&n, &bias)) || n < 50) {
+		ok(0, "readelf -sW lists libc's functions");
+		free(libc);
+		return;
+	}
+	for (i = 0; i < 50; i++)
+		a[i] = bias + libc[i * (n / 50)].value + libc[i * (n / 50)].size / 2;
+	base = hp_mem_bytes(HP_MEM_SYMBOLS);
+	st = hp_symtab_new();
+	ok(st && hp_symtab_prepare(st, a, 50) == 0, "50 libc addresses prepared");
+	for (i = 0; st && i < 50; i++) {
+		name = hp_symtab_lookup(st, a[i]);
+		all &= name && is_alias_at(libc, n, libc[i * (n / 50)].value, name);
+	}
+	prepared = hp_mem_bytes(HP_MEM_SYMBOLS) - base;
+	hp_symtab_free(st);
+	ok(all, "each resolves to a name readelf lists at its function's address");
+	ok(hp_mem_bytes(HP_MEM_SYMBOLS) == base, "hp_symtab_free returns every byte");
+	st = hp_symtab_new();
+	hp_symtab_lookup(st, a[0]);
+	full = hp_mem_bytes(HP_MEM_SYMBOLS) - base;
+	hp_symtab_free(st);
+	diag("HP_MEM_SYMBOLS: %zu bytes with 50 libc addresses prepared, %zu after a lazy load "
+	     "of libc's %zu functions", prepared, full, n);
+	ok(prepared > 0 && prepared * 10 < full, "prepared: under a tenth of the lazy load "
+	   "(%zu vs %zu bytes)", prepared, full);
+	free(libc);
+}
+
 /* --- a loaded library whose file is replaced ------------------------------------------ */
 
 typedef struct victim {
@@ -401,26 +614,44 @@ static int victim_replace(victim *v, const void *p, size_t len)
 	return write_file(v->tmp, p, len) && rename(v->tmp, v->path) == 0;
 }
 
-/* Looks up every 7th byte of the copy: returns how many got a name; -1 on a bad string. */
+static size_t prep_differ;	/* victim_scan: prepared lookups unlike the lazy ones */
+
+/* Looks up every 7th byte of the copy: returns how many got a name; -1 on a bad string.
+ * The same addresses are also prepared (hp_symtab_prepare streams the same file) in a
+ * second table: its names must be bounded strings too, and are compared with the first's
+ * (prep_differ). */
 static long victim_scan(const victim *v, const char **at_fn)
 {
-	hp_symtab *st = hp_symtab_new();
+	hp_symtab *st = hp_symtab_new(), *pst = hp_symtab_new();
+	size_t n = (size_t)((v->hi - v->lo + 6) / 7), i = 0;
+	uint64_t *addrs = malloc(n * sizeof *addrs), a;
 	long named = 0;
-	const char *got;
-	uint64_t a;
+	const char *got, *pgot;
 
-	if (!st)
+	if (!st || !pst || !addrs) {
+		hp_symtab_free(st);
+		hp_symtab_free(pst);
+		free(addrs);
 		return -1;
+	}
+	for (a = v->lo; a < v->hi && i < n; a += 7)
+		addrs[i++] = a;
+	if (hp_symtab_prepare(pst, addrs, i) != 0)
+		named = -1;
 	for (a = v->lo; a < v->hi; a += 7) {
 		got = hp_symtab_lookup(st, a);
-		if (got && strnlen(got, 4096) == 4096)
+		pgot = hp_symtab_lookup(pst, a);
+		if ((got && strnlen(got, 4096) == 4096) || (pgot && strnlen(pgot, 4096) == 4096))
 			named = -1;
 		else if (got && named >= 0)
 			named++;
+		prep_differ += !same_name(got, pgot);
 	}
 	got = hp_symtab_lookup(st, v->fn);
 	*at_fn = got && !strcmp(got, "inflate") ? "inflate" : got ? "other" : NULL;
 	hp_symtab_free(st);
+	hp_symtab_free(pst);
+	free(addrs);
 	return named;
 }
 
@@ -523,6 +754,8 @@ static void test_replaced_file(void)
 	free(buf);
 	ok(buf && crashfree, "400 corrupted copies with the right build id: no crash, every "
 	   "name a bounded string (max %ld named)", worst);
+	ok(prep_differ == 0, "on every copy, intact, cut or corrupted, prepared lookups equal "
+	   "lazy ones (%zu differ)", prep_differ);
 	victim_procmaps(&v);
 	victim_close(&v);
 }
@@ -698,6 +931,9 @@ int main(void)
 	test_procmaps();
 	fds1 = count_fds();
 	ok(fds0 == fds1, "no fd left open by procmaps (%d before, %d after)", fds0, fds1);
+	test_prepare_equal();
+	test_prepare_then_lazy();
+	test_prepare_memory();
 	test_build_id_errors();
 	test_replaced_file();
 	test_timing();
