@@ -14,6 +14,9 @@ void hp_config_defaults(hp_config *c, int env_set)
 	c->signal = env_set ? SIGUSR1 : 0;
 	c->at_exit = env_set;
 	c->env_set = env_set;
+	c->format = HP_FORMAT_PPROF;
+	c->http_port = -1;
+	strcpy(c->http_addr, "127.0.0.1");
 	strcpy(c->prefix, "heapprof");
 }
 
@@ -150,6 +153,69 @@ static int set_prefix(hp_config *c, const char *v, size_t len)
 	return 0;
 }
 
+/* http=PORT, http=ADDR:PORT, http=[ADDR6]:PORT, or off/none/0: the address must be numeric
+ * (parsing runs inside malloc: no resolver). Without an address: loopback only. */
+static int set_http(hp_config *c, const char *v, size_t len)
+{
+	const char *colon = NULL, *a = v, *pend;
+	size_t alen = 0, i;
+	int port;
+	char b[72];
+
+	if (is(v, len, "off") || is(v, len, "none") || is(v, len, "0")) {
+		c->http_port = -1;
+		return 0;
+	}
+	if (len && v[0] == '[') {
+		const char *close = memchr(v, ']', len);
+
+		if (close && close + 1 < v + len && close[1] == ':') {
+			a = v + 1;
+			alen = (size_t)(close - a);
+			colon = close + 1;
+		}
+	} else {
+		for (i = len; i > 0; i--)
+			if (v[i - 1] == ':') {
+				colon = v + i - 1;
+				break;
+			}
+		if (colon) {
+			alen = (size_t)(colon - v);
+			if (memchr(v, ':', alen))
+				colon = NULL;	/* a bare IPv6 address needs its brackets */
+		}
+	}
+	pend = v + len;
+	if (!colon) {
+		a = NULL;
+		colon = v - 1;	/* the whole value is the port */
+	}
+	if (colon + 1 >= pend || parse_int(colon + 1, (size_t)(pend - colon - 1), 0, 65535, &port) ||
+	    (a && alen >= sizeof(c->http_addr))) {
+		hp_log("HEAPPROF: http=%s is not PORT or ADDR:PORT (e.g. http=6060 for "
+		       "127.0.0.1:6060, http=0.0.0.0:6060, http=[::1]:6060; port 0 picks a free "
+		       "one); the HTTP endpoint stays off", shown(b, sizeof(b), v, len));
+		return 1;
+	}
+	for (i = 0; a && i < alen; i++)
+		if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f') ||
+		      (a[i] >= 'A' && a[i] <= 'F') || a[i] == '.' || a[i] == ':')) {
+			hp_log("HEAPPROF: http=%s: the address must be numeric (e.g. "
+			       "http=0.0.0.0:6060 or http=[::]:6060); the HTTP endpoint stays off",
+			       shown(b, sizeof(b), v, len));
+			return 1;
+		}
+	if (a && alen) {
+		memcpy(c->http_addr, a, alen);
+		c->http_addr[alen] = '\0';
+	} else {
+		strcpy(c->http_addr, "127.0.0.1");
+	}
+	c->http_port = port;
+	return 0;
+}
+
 static int set_item(hp_config *c, const char *k, size_t klen, const char *v, size_t vlen)
 {
 	char b[72];
@@ -207,8 +273,46 @@ static int set_item(hp_config *c, const char *k, size_t klen, const char *v, siz
 		       shown(b, sizeof(b), v, vlen), HP_DEPTH_MAX, c->depth);
 		return 1;
 	}
+	if (is(k, klen, "peak")) {
+		if (vlen && parse_int(v, vlen, 0, HP_PEAK_MAX, &x) == 0) {
+			c->peak = x;
+			return 0;
+		}
+		hp_log("HEAPPROF: peak=%s is not a percentage from 0 to %d (e.g. peak=10: a "
+		       "profile each time the live heap passes its last peak by 10%%; 0 turns it "
+		       "off); keeping peak=%d", shown(b, sizeof(b), v, vlen), HP_PEAK_MAX, c->peak);
+		return 1;
+	}
+	if (is(k, klen, "max_files")) {
+		if (vlen && parse_int(v, vlen, 0, HP_MAX_FILES_MAX, &x) == 0) {
+			c->max_files = x;
+			return 0;
+		}
+		hp_log("HEAPPROF: max_files=%s is not a number from 0 to %d (e.g. max_files=10 "
+		       "keeps the 10 newest profiles; 0: no limit); keeping max_files=%d",
+		       shown(b, sizeof(b), v, vlen), HP_MAX_FILES_MAX, c->max_files);
+		return 1;
+	}
+	if (is(k, klen, "format")) {
+		if (is(v, vlen, "pprof"))
+			c->format = HP_FORMAT_PPROF;
+		else if (is(v, vlen, "text"))
+			c->format = HP_FORMAT_TEXT;
+		else if (is(v, vlen, "both"))
+			c->format = HP_FORMAT_BOTH;
+		else {
+			hp_log("HEAPPROF: format=%s is not pprof, text or both; keeping format=%s",
+			       shown(b, sizeof(b), v, vlen), c->format == HP_FORMAT_BOTH ? "both" :
+			       c->format == HP_FORMAT_TEXT ? "text" : "pprof");
+			return 1;
+		}
+		return 0;
+	}
+	if (is(k, klen, "http"))
+		return set_http(c, v, vlen);
 	hp_log("HEAPPROF: unknown setting \"%s\" ignored (known: rate, prefix, signal, "
-	       "at_exit, depth, interval, every)", shown(b, sizeof(b), k, klen));
+	       "at_exit, depth, interval, every, peak, max_files, format, http)",
+	       shown(b, sizeof(b), k, klen));
 	return 1;
 }
 

@@ -11,6 +11,10 @@
 #define HP_RATE_DEFAULT (512 * 1024)
 #define HP_RATE_MAX ((size_t)1 << 40)
 #define HP_EVERY_MAX (366 * 24 * 3600)	/* a year, in seconds */
+#define HP_PEAK_MAX 10000		/* peak=: percent */
+#define HP_MAX_FILES_MAX 1000000
+
+enum { HP_FORMAT_PPROF = 1, HP_FORMAT_TEXT = 2, HP_FORMAT_BOTH = 3 };
 
 typedef struct hp_config {
 	size_t rate;			/* mean bytes between samples; 0 off; 1 every allocation */
@@ -19,6 +23,12 @@ typedef struct hp_config {
 	int at_exit;			/* dump when the process exits */
 	size_t interval;		/* dump every this many bytes allocated; 0: off */
 	int every;			/* dump every this many seconds; 0: off */
+	int peak;			/* dump when the live heap passes the last peak by this
+					 * many percent; 0: off */
+	int max_files;			/* keep at most this many profile files; 0: no limit */
+	int format;			/* HP_FORMAT_* bits: which files a dump writes */
+	int http_port;			/* http=: the port to serve on; -1: off (0: any free port) */
+	char http_addr[64];		/* http=: numeric IPv4 or IPv6 address to bind */
 	int env_set;			/* HEAPPROF was present */
 	char prefix[HP_PREFIX_MAX];	/* file name prefix */
 } hp_config;
