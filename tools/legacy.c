@@ -7,7 +7,8 @@
  *     scale = 1 / (1 - exp(-(b/n) / rate)) (go's scaleHeapSample, the perl AdjustSamples
  *     of google-pprof and jeprof). Our profiles hold unbiased estimates: the objects are
  *     divided by the scale of their average size and rounded, and the bytes are those
- *     that this whole number of objects unbiases back to (raw_pair);
+ *     that this whole number of objects unbiases back to (hp_text_raw_pair,
+ *     lib/textprof.h, shared with the library's own text writer);
  *   - a profile at rate 1 (every allocation recorded) is written with gperftools' own
  *     "@ heapprofile" header, which no reader scales: the perl readers would scale
  *     "heap_v2/1" by 1/(1 - exp(-average size)) (1.58 for 1-byte objects) and die on a
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "legacy.h"
+#include "textprof.h"
 
 /* The four sample types in the order the library writes them. */
 enum { T_ALLOC_OBJECTS, T_ALLOC_SPACE, T_INUSE_OBJECTS, T_INUSE_SPACE, NTYPES };
@@ -37,14 +39,6 @@ static const pf_value_type heap_types[NTYPES] = {
 	{ "inuse_space", "bytes" },
 };
 
-/* What every reader multiplies an "objects: bytes" pair by: the inverse of the chance
- * that a Poisson sampler of mean spacing rate bytes picks an object of avg bytes.
- * Written exactly as go's scaleHeapSample so that both give the same integers. */
-static double sample_scale(double avg, int64_t rate)
-{
-	return 1 / (1 - exp(-avg / (double)rate));
-}
-
 int lg_is_text(const uint8_t *buf, size_t len)
 {
 	return (len >= 13 && memcmp(buf, "heap profile:", 13) == 0) ||
@@ -53,58 +47,9 @@ int lg_is_text(const uint8_t *buf, size_t len)
 
 /* --- writing --------------------------------------------------------------------------- */
 
-/* The average size, as a fraction x of the rate, at which objects unbias to k times
- * their rate in bytes: x / (1 - exp(-x)) = k, for k > 1. The left side grows from 1 at
- * x = 0 and exceeds k at x = k + 1: bisection. */
-static double solve_avg(double k)
-{
-	double lo = 0, hi = k + 1;
-
-	for (int i = 0; i < 200 && lo < hi; i++) {
-		double mid = lo + (hi - lo) / 2;
-		if (mid <= lo || mid >= hi)
-			break;
-		if (mid / -expm1(-mid) < k)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo + (hi - lo) / 2;
-}
-
-/* The raw figures that readers unbias back to about (objs, bytes) at rate: the object
- * count divided by the scale of the average size, rounded; then the bytes that this
- * many objects must hold to unbias to exactly `bytes` (readers scale by the average of
- * the written figures, which rounding the count would otherwise shift). Objects without
- * bytes cannot be written (the perl readers divide by the average size), bytes without
- * objects get one (go refuses them). At rate 1 the figures are written as they are. */
-static void raw_pair(int64_t objs, int64_t bytes, int64_t rate, int64_t out[2])
-{
-	if (rate <= 1) {
-		out[0] = objs == 0 && bytes > 0 ? 1 : objs;
-		out[1] = bytes;
-		return;
-	}
-	if (objs <= 0 || bytes <= 0) {
-		out[0] = out[1] = 0;
-		return;
-	}
-	double s = sample_scale((double)bytes / (double)objs, rate);
-	out[0] = llround((double)objs / s);
-	out[1] = llround((double)bytes / s);
-	if (out[1] == 0) {
-		out[0] = 0;
-		return;
-	}
-	if (out[0] == 0)
-		out[0] = 1;
-	double k = (double)bytes / ((double)out[0] * (double)rate);
-	if (k > 1) {
-		int64_t b = llround(solve_avg(k) * (double)out[0] * (double)rate);
-		if (b > 0 && b <= bytes)
-			out[1] = b;
-	}
-}
+/* The arithmetic (the scale readers unbias with, the raw pair written for an unbiased
+ * one) is shared with the library's writer (lib/textprof.c, HEAPPROF=format=text): see
+ * lib/textprof.h. */
 
 /* The index of each heap sample type in p, or -1 with the reason in err. */
 static int find_types(const pf_profile *p, int idx[NTYPES], char *err, size_t errlen)
@@ -124,19 +69,6 @@ static int find_types(const pf_profile *p, int idx[NTYPES], char *err, size_t er
 	return 0;
 }
 
-/* The largest figure written: readers keep figures in int64 after scaling them. */
-#define TEXT_MAX ((int64_t)9000000000000000000)
-
-/* Whether a reader can unbias the raw pair (n, b) at rate within int64 (the reader
- * refuses it otherwise), with a margin for rounding. */
-static int unbiases(int64_t n, int64_t b, int64_t rate)
-{
-	if (rate <= 1 || n <= 0 || b <= 0)
-		return 1;
-	double s = sample_scale((double)b / (double)n, rate);
-	return (double)n * s < (double)TEXT_MAX && (double)b * s < (double)TEXT_MAX;
-}
-
 /* Sample i's raw line figures in the file's order: in use objects, bytes, then allocated
  * objects, bytes. -1 with the reason for a negative value. */
 static int sample_raw(const pf_profile *p, size_t i, const int idx[NTYPES], int64_t rate,
@@ -150,15 +82,16 @@ static int sample_raw(const pf_profile *p, size_t i, const int idx[NTYPES], int6
 				 "format cannot hold", i + 1, heap_types[t].type);
 			return -1;
 		}
-		if (v[idx[t]] > TEXT_MAX) {	/* also keeps llround in raw_pair in range */
+		if (v[idx[t]] > HP_TEXT_MAX) {	/* also keeps llround in hp_text_raw_pair in range */
 			snprintf(err, errlen, "sample %zu's %s is too large for the text format",
 				 i + 1, heap_types[t].type);
 			return -1;
 		}
 	}
-	raw_pair(v[idx[T_INUSE_OBJECTS]], v[idx[T_INUSE_SPACE]], rate, raw);
-	raw_pair(v[idx[T_ALLOC_OBJECTS]], v[idx[T_ALLOC_SPACE]], rate, raw + 2);
-	if (!unbiases(raw[0], raw[1], rate) || !unbiases(raw[2], raw[3], rate)) {
+	hp_text_raw_pair(v[idx[T_INUSE_OBJECTS]], v[idx[T_INUSE_SPACE]], rate, raw);
+	hp_text_raw_pair(v[idx[T_ALLOC_OBJECTS]], v[idx[T_ALLOC_SPACE]], rate, raw + 2);
+	if (!hp_text_unbiases(raw[0], raw[1], rate) ||
+	    !hp_text_unbiases(raw[2], raw[3], rate)) {
 		snprintf(err, errlen, "sample %zu's figures are too large for the text format "
 			 "(a reader could not unbias them)", i + 1);
 		return -1;
@@ -681,7 +614,7 @@ static int unbias(rd *r, int64_t *n, int64_t *b)
 		*n = *b = 0;
 		return 0;
 	}
-	double s = sample_scale((double)*b / (double)*n, r->rate);
+	double s = hp_text_scale((double)*b / (double)*n, r->rate);
 	double nn = (double)*n * s, bb = (double)*b * s;
 	if (!(nn < 9.2e18 && bb < 9.2e18))
 		return bad(r, "figures too large once unbiased at rate %" PRId64, r->rate);
