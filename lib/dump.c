@@ -24,6 +24,7 @@
 #include "prof.h"
 #include "stacktab.h"
 #include "symtab.h"
+#include "textprof.h"
 #include "unwind.h"
 
 #define HP_PATH_MAX (HP_PREFIX_MAX + PATH_MAX + 64)
@@ -45,26 +46,69 @@ void hp_dump_set_prefix(const char *p)
 		snprintf(prefix, sizeof(prefix), "%s", p);
 }
 
+/* Nearest integer; magnitudes under a half (rounding residue of the counters) are 0.
+ * Signed: a delta profile's in-use figures fall as well as rise. */
 static int64_t rounded(double v)
 {
-	return v > 0.5 ? (int64_t)llround(v) : 0;
+	return fabs(v) < 0.5 ? 0 : (int64_t)llround(v);
 }
 
-/* Turns the snapshot into pprof samples: values scaled at record time, inuse = alloc - free. */
-static size_t to_samples(const hp_stack_snap *snap, size_t n, hp_pprof_sample *out)
+/* A delta profile's base: the counters at one moment, sorted by stack. */
+struct hp_dump_base {
+	hp_stack_snap *v;
+	size_t n;
+	int64_t ns;		/* CLOCK_REALTIME when taken */
+};
+
+static int by_stack(const void *a, const void *b)
+{
+	const hp_stack *x = ((const hp_stack_snap *)a)->stack, *y = ((const hp_stack_snap *)b)->stack;
+
+	return x < y ? -1 : x > y;
+}
+
+static const hp_stack_snap *base_find(const hp_dump_base *b, const hp_stack *s)
+{
+	hp_stack_snap key = { .stack = s };
+
+	return b && b->n ? bsearch(&key, b->v, b->n, sizeof(*b->v), by_stack) : NULL;
+}
+
+static int64_t realtime_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Turns the counters into pprof samples: values scaled at record time, inuse = alloc -
+ * free; with a base, each value less the base's. Stacks whose values are all 0 are left
+ * out. */
+static size_t to_samples(const hp_stack_snap *snap, size_t n, const hp_dump_base *base,
+			 hp_pprof_sample *out)
 {
 	size_t m = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		hp_pprof_sample *s = &out[m];
+		const hp_stack_snap *b = base_find(base, snap[i].stack);
+		double ao = snap[i].alloc_objects, as = snap[i].alloc_space;
+		double fo = snap[i].free_objects, fs = snap[i].free_space;
 
+		if (b) {
+			ao -= b->alloc_objects;
+			as -= b->alloc_space;
+			fo -= b->free_objects;
+			fs -= b->free_space;
+		}
 		s->pcs = snap[i].stack->pcs;
 		s->depth = snap[i].stack->depth;
-		s->values[HP_ALLOC_OBJECTS] = rounded(snap[i].alloc_objects);
-		s->values[HP_ALLOC_SPACE] = rounded(snap[i].alloc_space);
-		s->values[HP_INUSE_OBJECTS] = rounded(snap[i].alloc_objects - snap[i].free_objects);
-		s->values[HP_INUSE_SPACE] = rounded(snap[i].alloc_space - snap[i].free_space);
-		if (s->values[HP_ALLOC_OBJECTS] || s->values[HP_ALLOC_SPACE])
+		s->values[HP_ALLOC_OBJECTS] = rounded(ao);
+		s->values[HP_ALLOC_SPACE] = rounded(as);
+		s->values[HP_INUSE_OBJECTS] = rounded(ao - fo);
+		s->values[HP_INUSE_SPACE] = rounded(as - fs);
+		if (s->values[0] || s->values[1] || s->values[2] || s->values[3])
 			m++;
 	}
 	return m;
@@ -216,21 +260,59 @@ static const char *own_memory_comment(void *arg)
 	return out;
 }
 
-static int encode(const char *trigger, uint8_t **buf, size_t *len)
+/* What one dump holds and says. */
+typedef struct dump_req {
+	const char *trigger;		/* in the file name and the "trigger:" comment */
+	const char *why;		/* what fired it, for the comment; may be NULL */
+	int allocs;			/* alloc_space as the default sample type */
+	const hp_dump_base *base;	/* a delta since base, or NULL */
+	const hp_stack_snap *snap;	/* the counters to write (the peak's), or NULL: now's */
+	size_t nsnap;
+	int64_t snap_ns;		/* CLOCK_REALTIME of snap */
+	int formats;			/* HP_FORMAT_* */
+} dump_req;
+
+/* "2026-11-30T05:12:33.123Z" */
+static void iso_time(char *out, size_t size, int64_t ns)
+{
+	time_t sec = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm) || !strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(out, size, "%lld ns", (long long)ns);
+		return;
+	}
+	snprintf(out + strlen(out), size - strlen(out), ".%03dZ", (int)(ns / 1000000 % 1000));
+}
+
+/* Encodes the profile r asks for: pprof (uncompressed) into *pb when r->formats has
+ * HP_FORMAT_PPROF, the text format into *txt when it has HP_FORMAT_TEXT; both from
+ * hp_ialloc_k(HP_MEM_DUMP). */
+static int encode(const dump_req *r, uint8_t **pb, size_t *pblen, uint8_t **txt, size_t *txtlen)
 {
 	hp_stack_snap *snap = NULL;
+	const hp_stack_snap *use;
 	hp_pprof_sample *samples = NULL;
 	hp_pprof_mapping *maps = NULL;
 	hp_symtab *st = NULL;
 	size_t n = 0, nmaps = 0;
-	char c_version[64], c_trigger[64], c_rate[64], c_pid[64], c_mem[HP_MEM_COMMENT_MAX];
-	const char *comments[] = { c_version, c_trigger, c_rate, c_pid };
-	struct timespec now;
+	char c_version[64], c_trigger[320], c_time[64], c_rate[64], c_pid[64], c_delta[160];
+	char c_mem[HP_MEM_COMMENT_MAX], when[40], since[40];
+	const char *comments[] = { c_version, c_trigger, c_time, c_rate, c_pid, c_delta };
+	int64_t now_ns = realtime_ns(), at_ns;
 	hp_pprof_profile p;
-	int err = hp_stacktab_snapshot(&snap, &n);
+	int err = 0;
 
-	if (err)
-		return err;
+	if (r->snap) {
+		use = r->snap;
+		n = r->nsnap;
+		at_ns = r->snap_ns;
+	} else {
+		if ((err = hp_stacktab_snapshot(&snap, &n)) != 0)
+			return err;
+		use = snap;
+		at_ns = now_ns;
+	}
 	samples = hp_icalloc_k(HP_MEM_DUMP, (n ? n : 1) * sizeof(*samples));
 	st = hp_symtab_new();	/* its dl_iterate_phdr is ours: it holds off fork */
 	if (!samples || !st) {
@@ -246,28 +328,42 @@ static int encode(const char *trigger, uint8_t **buf, size_t *len)
 		if ((err = uc.err) != 0)
 			goto out;
 	}
+	iso_time(when, sizeof(when), at_ns);
 	snprintf(c_version, sizeof(c_version), "heapprof %s", HP_VERSION);
-	snprintf(c_trigger, sizeof(c_trigger), "trigger: %s", trigger);
+	if (r->why)
+		snprintf(c_trigger, sizeof(c_trigger), "trigger: %s (%s)", r->trigger, r->why);
+	else
+		snprintf(c_trigger, sizeof(c_trigger), "trigger: %s", r->trigger);
+	snprintf(c_time, sizeof(c_time), "time: %s", when);
 	snprintf(c_rate, sizeof(c_rate), "rate: %zu bytes", hp_rate);
 	snprintf(c_pid, sizeof(c_pid), "pid: %d", (int)getpid());
-	clock_gettime(CLOCK_REALTIME, &now);
 	memset(&p, 0, sizeof(p));
+	p.comments = comments;
+	p.ncomments = sizeof(comments) / sizeof(comments[0]) - 1;
+	if (r->base) {
+		iso_time(since, sizeof(since), r->base->ns);
+		snprintf(c_delta, sizeof(c_delta), "delta: the changes from %s to %s (%.1f s)", since,
+			 when, (double)(at_ns - r->base->ns) / 1e9);
+		p.ncomments++;
+	}
 	p.samples = samples;
-	p.nsamples = to_samples(snap, n, samples);
+	p.nsamples = to_samples(use, n, r->base, samples);
 	p.mappings = maps;
 	p.nmappings = nmaps;
 	p.period = (int64_t)(hp_rate ? hp_rate : 1);
-	p.time_nanos = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	p.duration_nanos = hp_prof_uptime_ns();
-	p.default_sample_type = HP_INUSE_SPACE;
-	p.comments = comments;
-	p.ncomments = sizeof(comments) / sizeof(comments[0]);
+	p.time_nanos = at_ns;
+	p.duration_nanos = r->base ? at_ns - r->base->ns : hp_prof_uptime_ns() - (now_ns - at_ns);
+	p.default_sample_type = r->allocs ? HP_ALLOC_SPACE : HP_INUSE_SPACE;
 	p.symbolize = symbolize;
 	p.symbolize_ctx = st;
 	p.last_comment = own_memory_comment;
 	p.last_comment_ctx = c_mem;
-	prepare_names(st, samples, p.nsamples);
-	err = hp_pprof_encode(&p, buf, len);
+	if (r->formats & HP_FORMAT_PPROF) {
+		prepare_names(st, samples, p.nsamples);
+		err = hp_pprof_encode(&p, pb, pblen);
+	}
+	if (!err && (r->formats & HP_FORMAT_TEXT))
+		err = hp_textprof_encode(&p, txt, txtlen);
 out:
 	if (maps)
 		hp_procmaps_free(maps, nmaps);
@@ -325,7 +421,23 @@ static void tmp_name(char *tmp, size_t size, const char *final, unsigned attempt
 		 (unsigned long)(((uint64_t)ts.tv_nsec * 2654435761u + attempt) & 0xffffffffu));
 }
 
-static int write_file(const char *final, const uint8_t *buf, size_t len)
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* gz: gzip'd (pprof), else as it is (the text format). */
+static int write_file(const char *final, const uint8_t *buf, size_t len, int gz)
 {
 	char tmp[HP_PATH_MAX + 64];
 	xfsz_guard xg;
@@ -342,7 +454,7 @@ static int write_file(const char *final, const uint8_t *buf, size_t len)
 	if (fd < 0)
 		return -errno;
 	xfsz_block(&xg);
-	err = hp_gz_write_fd(fd, buf, len, 6);
+	err = gz ? hp_gz_write_fd(fd, buf, len, 6) : write_all(fd, buf, len);
 	xfsz_restore(&xg);
 	if (close(fd) != 0 && !err)
 		err = -errno;
@@ -388,52 +500,244 @@ static void report(const char *path, int err)
 		       hint_for(e));
 }
 
-static int dump_locked(const char *path, const char *trigger)
+/* ---- max_files=: the process's automatic profiles, oldest first (a ring under
+ * dump_lock). A dump's files (its .pb.gz and, with format=both, its .heap) count as one
+ * profile; files written to a path the program named (heapprof_dump) are not counted. */
+typedef struct written {
+	unsigned seq;
+	int formats;
+	char trigger[32];
+} written;
+static written *ring;
+static size_t ring_cap, ring_first, ring_n;
+
+static void auto_name(char *out, size_t size, unsigned sq, const char *trigger, int format)
+{
+	snprintf(out, size, "%s.%d.%04u.%s.%s", prefix, (int)getpid(), sq, trigger,
+		 format == HP_FORMAT_TEXT ? "heap" : "pb.gz");
+}
+
+static void forget_oldest(void)
+{
+	written *w = &ring[ring_first];
+	char path[HP_PATH_MAX];
+
+	for (int f = HP_FORMAT_PPROF; f <= HP_FORMAT_TEXT; f <<= 1)
+		if (w->formats & f) {
+			auto_name(path, sizeof(path), w->seq, w->trigger, f);
+			unlink(path);	/* gone already (removed by hand): nothing to do */
+		}
+	ring_first = (ring_first + 1) % ring_cap;
+	ring_n--;
+}
+
+static void note_written(unsigned sq, const char *trigger, int formats)
+{
+	size_t max = (size_t)hp_prof_config()->max_files;
+	written *w;
+
+	if (!max || !formats)
+		return;
+	if (ring_n == ring_cap && ring_cap < max) {	/* grow, oldest first again */
+		size_t cap = ring_cap ? ring_cap * 2 : 16;
+		written *g;
+
+		if (cap > max)
+			cap = max;
+		if ((g = hp_ialloc(cap * sizeof(*g))) != NULL) {
+			for (size_t i = 0; i < ring_n; i++)
+				g[i] = ring[(ring_first + i) % ring_cap];
+			hp_ifree(ring);
+			ring = g;
+			ring_cap = cap;
+			ring_first = 0;
+		}
+	}
+	if (ring_n == ring_cap) {
+		if (!ring_cap)
+			return;	/* out of memory before the first: nothing to keep track of */
+		forget_oldest();
+	}
+	w = &ring[(ring_first + ring_n++) % ring_cap];
+	w->seq = sq;
+	w->formats = formats;
+	snprintf(w->trigger, sizeof(w->trigger), "%s", trigger);
+	while (ring_n > max)
+		forget_oldest();
+}
+
+static int dump_locked(const char *path, const dump_req *r)
 {
 	char auto_path[HP_PATH_MAX];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int err;
+	uint8_t *pb = NULL, *txt = NULL;
+	size_t pblen = 0, txtlen = 0;
+	dump_req req = *r;
+	unsigned sq = 0;
+	int err, done = 0;
 
-	if (!path) {
-		snprintf(auto_path, sizeof(auto_path), "%s.%d.%04u.%s.pb.gz", prefix, (int)getpid(),
-			 atomic_fetch_add(&seq, 1) + 1, trigger);
-		path = auto_path;
+	if (path)
+		req.formats = HP_FORMAT_PPROF;	/* a path the program named gets the pprof file */
+	else
+		sq = atomic_fetch_add(&seq, 1) + 1;
+	err = encode(&req, &pb, &pblen, &txt, &txtlen);
+	for (int f = HP_FORMAT_PPROF; f <= HP_FORMAT_TEXT; f <<= 1) {
+		const char *name = path;
+		int e;
+
+		if (!(req.formats & f))
+			continue;
+		if (!path) {
+			auto_name(auto_path, sizeof(auto_path), sq, req.trigger, f);
+			name = auto_path;
+		}
+		e = err ? err : write_file(name, f == HP_FORMAT_PPROF ? pb : txt,
+					   f == HP_FORMAT_PPROF ? pblen : txtlen, f == HP_FORMAT_PPROF);
+		if (e)
+			report(name, e);
+		else
+			done |= f;
+		if (!err && e)
+			err = e;
 	}
-	err = encode(trigger, &buf, &len);
-	if (!err)
-		err = write_file(path, buf, len);
-	hp_ifree_k(HP_MEM_DUMP, buf);
-	if (err)
-		report(path, err);
+	hp_ifree_k(HP_MEM_DUMP, pb);
+	hp_ifree_k(HP_MEM_DUMP, txt);
+	if (!path)
+		note_written(sq, req.trigger, done);
 	return err;
+}
+
+static void req_init(dump_req *r, const char *trigger, const char *why)
+{
+	memset(r, 0, sizeof(*r));
+	r->trigger = trigger;
+	r->why = why;
+	r->formats = hp_prof_config()->format;
+	if (!r->formats)
+		r->formats = HP_FORMAT_PPROF;
 }
 
 int hp_dump_to(const char *path, const char *trigger)
 {
+	dump_req r;
 	int err;
 
+	req_init(&r, trigger, NULL);
 	pthread_mutex_lock(&dump_lock);
-	err = dump_locked(path, trigger);
+	err = dump_locked(path, &r);
 	pthread_mutex_unlock(&dump_lock);
 	return err;
 }
 
-int hp_dump_auto(const char *trigger)
+int hp_dump_auto_why(const char *trigger, const char *why)
 {
+	dump_req r;
 	int err = 0;
 
+	req_init(&r, trigger, why);
 	pthread_mutex_lock(&dump_lock);
 	if (!closed)
-		err = dump_locked(NULL, trigger);
+		err = dump_locked(NULL, &r);
 	pthread_mutex_unlock(&dump_lock);
 	return err;
+}
+
+int hp_dump_auto_claim(const char *trigger, int (*claim)(char *why, size_t size))
+{
+	char why[HP_WHY_MAX];
+	dump_req r;
+	int done = 0;
+
+	req_init(&r, trigger, why);
+	pthread_mutex_lock(&dump_lock);
+	if (!closed && claim(why, sizeof(why))) {
+		dump_locked(NULL, &r);
+		done = 1;
+	}
+	pthread_mutex_unlock(&dump_lock);
+	return done;
+}
+
+int hp_dump_auto(const char *trigger)
+{
+	return hp_dump_auto_why(trigger, NULL);
+}
+
+int hp_dump_counters(const char *trigger, const char *why, const hp_stack_snap *snap, size_t n,
+		     int64_t ns)
+{
+	dump_req r;
+	int err = 0;
+
+	req_init(&r, trigger, why);
+	r.snap = snap;
+	r.nsnap = n;
+	r.snap_ns = ns;
+	pthread_mutex_lock(&dump_lock);
+	if (!closed)
+		err = dump_locked(NULL, &r);
+	pthread_mutex_unlock(&dump_lock);
+	return err;
+}
+
+/* ---- profiles in memory (lib/http) ---------------------------------------------------- */
+
+hp_dump_base *hp_dump_base_take(void)
+{
+	hp_dump_base *b = hp_icalloc_k(HP_MEM_DUMP, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->ns = realtime_ns();
+	if (hp_stacktab_snapshot(&b->v, &b->n) != 0) {
+		hp_ifree_k(HP_MEM_DUMP, b);
+		return NULL;
+	}
+	if (b->n > 1)
+		qsort(b->v, b->n, sizeof(*b->v), by_stack);
+	return b;
+}
+
+void hp_dump_base_free(hp_dump_base *b)
+{
+	if (b) {
+		hp_ifree(b->v);
+		hp_ifree_k(HP_MEM_DUMP, b);
+	}
+}
+
+int hp_dump_encode(const char *trigger, int allocs, const hp_dump_base *base, uint8_t **buf,
+		   size_t *len)
+{
+	uint8_t *pb = NULL, *txt = NULL;
+	size_t pblen = 0, txtlen = 0;
+	dump_req r;
+	int err;
+
+	*buf = NULL;
+	*len = 0;
+	req_init(&r, trigger, NULL);
+	r.allocs = allocs;
+	r.base = base;
+	r.formats = HP_FORMAT_PPROF;
+	pthread_mutex_lock(&dump_lock);
+	err = encode(&r, &pb, &pblen, &txt, &txtlen);
+	pthread_mutex_unlock(&dump_lock);
+	if (!err)
+		err = hp_gz_compress(pb, pblen, 6, buf, len);
+	hp_ifree_k(HP_MEM_DUMP, pb);
+	return err;
+}
+
+void hp_dump_free_buf(uint8_t *buf)
+{
+	free(buf);
 }
 
 void hp_dump_fork_child(void)
 {
 	/* The thread that held it (a helper mid-dump) does not exist in the child. */
 	pthread_mutex_init(&dump_lock, NULL);
+	ring_first = ring_n = 0;	/* the parent's files are the parent's */
 }
 
 void hp_dump_close(void)

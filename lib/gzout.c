@@ -84,6 +84,42 @@ int hp_gz_write_fd(int fd, const void *data, size_t len, int level)
 	return err;
 }
 
+int hp_gz_compress(const void *data, size_t len, int level, uint8_t **out, size_t *outlen)
+{
+	z_stream zs;
+	uLong bound;
+	uint8_t *buf;
+	int zr;
+
+	*out = NULL;
+	*outlen = 0;
+	if (len > UINT_MAX)
+		return -E2BIG;
+	memset(&zs, 0, sizeof(zs));
+	zr = deflateInit2(&zs, level, Z_DEFLATED, HP_GZ_WBITS, 8, Z_DEFAULT_STRATEGY);
+	if (zr != Z_OK)
+		return zr == Z_MEM_ERROR ? -ENOMEM : -EIO;
+	bound = deflateBound(&zs, (uLong)len);
+	if (bound > UINT_MAX || !(buf = malloc(bound))) {
+		deflateEnd(&zs);
+		return -ENOMEM;
+	}
+	zs.next_in = (Bytef *)data;
+	zs.avail_in = (uInt)len;
+	zs.next_out = buf;
+	zs.avail_out = (uInt)bound;
+	zr = deflate(&zs, Z_FINISH);
+	*outlen = zs.total_out;
+	deflateEnd(&zs);
+	if (zr != Z_STREAM_END) {
+		free(buf);
+		*outlen = 0;
+		return -EIO;
+	}
+	*out = buf;
+	return 0;
+}
+
 /* Makes room for more output: doubles the buffer and points the stream at the new space. */
 static int hp_out_grow(z_stream *zs, uint8_t **buf, size_t *cap, size_t used)
 {

@@ -6,6 +6,7 @@
  * into the live map (one shard); a free removes from the live map, then subtracts from the
  * stack. fork takes them all in that order. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "huge.h"
 #include "livemap.h"
 #include "log.h"
+#include "peak.h"
 #include "prof.h"
 #include "sampcache.h"
 #include "sampler.h"
@@ -128,6 +130,23 @@ int hp_prof_init(void)
 	return ret;
 }
 
+/* The stack table's in-use figures, and peak='s estimate of the live heap with them. */
+static hp_stack *track(const uint64_t *pcs, uint32_t depth, size_t size, double w)
+{
+	hp_stack *s = hp_stacktab_add(pcs, depth, size, w);
+
+	if (s && __builtin_expect(hp_peak_on, 0))
+		hp_peak_change(llround((double)size * w));
+	return s;
+}
+
+static void untrack(hp_stack *s, size_t size, double w)
+{
+	hp_stacktab_sub(s, size, w);
+	if (__builtin_expect(hp_peak_on, 0))
+		hp_peak_change(-llround((double)size * w));
+}
+
 static void record(void *p, size_t size)
 {
 	uint64_t pcs[HP_DEPTH_MAX];
@@ -138,7 +157,7 @@ static void record(void *p, size_t size)
 
 	hp_livemap_prefetch((uintptr_t)p);	/* its line loads while the stack is captured */
 	depth = hp_unwind_capture(pcs, config.depth);
-	s = hp_stacktab_add(pcs, (uint32_t)depth, size, w);
+	s = track(pcs, (uint32_t)depth, size, w);
 
 	hp_trigger_allocated((uint64_t)((double)size * w));
 	if (!s)
@@ -147,12 +166,12 @@ static void record(void *p, size_t size)
 		/* jemalloc served it from another arena (it does so for a thread whose
 		 * jemalloc state was already torn down: pthread key destructors at thread
 		 * exit). Its free will not come to us: counted as allocated, never in use. */
-		hp_stacktab_sub(s, size, w);
+		untrack(s, size, w);
 		return;
 	}
 	if (hp_livemap_insert((uintptr_t)p, s, size, w) != 0) {
 		/* Not findable at free time: take it back rather than count it live forever. */
-		hp_stacktab_sub(s, size, w);
+		untrack(s, size, w);
 		return;
 	}
 	atomic_fetch_add_explicit(&samples, 1, memory_order_relaxed);
@@ -248,12 +267,12 @@ void *hp_prof_resize(void *p, size_t n, int sampled)
 	}
 	if (!ok) {
 		if (found && hp_livemap_insert((uintptr_t)p, l.stack, l.size, l.weight) != 0)
-			hp_stacktab_sub(l.stack, l.size, l.weight);	/* cannot keep it: unrecord */
+			untrack(l.stack, l.size, l.weight);	/* cannot keep it: unrecord */
 		hp_guard_exit();
 		return NULL;
 	}
 	if (found)
-		hp_stacktab_sub(l.stack, l.size, l.weight);
+		untrack(l.stack, l.size, l.weight);
 	if (sampled)
 		record(p, n);
 	hp_guard_exit();
@@ -288,7 +307,7 @@ void hp_prof_free(void *p)
 	}
 	hp_tls.guard++;
 	if (hp_livemap_remove((uintptr_t)p, &l)) {
-		hp_stacktab_sub(l.stack, l.size, l.weight);
+		untrack(l.stack, l.size, l.weight);
 		if (hp_sampcache_put(p, l.size, dense())) {
 			hp_guard_exit();	/* kept for this thread's next samples */
 			errno = saved;

@@ -5,13 +5,17 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "dump.h"
+#include "http.h"
 #include "log.h"
+#include "peak.h"
 #include "prof.h"
 #include "sampler.h"
 #include "trigger.h"
@@ -24,7 +28,10 @@ static int trigger_sig;		/* the signal whose handler we installed, or 0 */
 static _Atomic long next_check;	/* CLOCK_MONOTONIC_COARSE second of the next handler check */
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int sig_pending;		/* the trigger signal came */
-static atomic_int interval_pending;	/* interval= bytes were allocated */
+#define INTERVAL_BACKLOG 64
+static atomic_int interval_pending;	/* interval= crossings not yet written */
+static atomic_int kick_pending;		/* lib/peak asks for the helper */
+static _Atomic unsigned long intervals_done;	/* interval= crossings written */
 static _Atomic uint64_t allocated;	/* estimated bytes allocated (sampled weights) */
 static _Atomic uint64_t next_interval;	/* the value of allocated that fires interval= */
 static struct timespec next_timer;	/* when every= fires next (helper only) */
@@ -48,11 +55,66 @@ void hp_trigger_allocated(uint64_t bytes)
 	due = atomic_load_explicit(&next_interval, memory_order_relaxed);
 	if (now < due)
 		return;
-	next = due + ((now - due) / iv + 1) * iv;	/* intervals crossed at once make one */
+	next = due + ((now - due) / iv + 1) * iv;
 	if (!atomic_compare_exchange_strong(&next_interval, &due, next))
 		return;		/* another thread fired this one */
-	atomic_store(&interval_pending, 1);
+	/* One profile a crossing, also when one sample crossed several; past INTERVAL_BACKLOG
+	 * waiting (the program allocates faster than profiles are written), they merge. */
+	atomic_fetch_add(&interval_pending, (int)((next - due) / iv));
 	sem_post(&wake);
+}
+
+void hp_trigger_kick(void)
+{
+	atomic_store(&kick_pending, 1);
+	sem_post(&wake);
+}
+
+/* "100 MiB", "1.5 GiB", "4096 bytes" */
+static const char *human(char *b, size_t size, uint64_t v)
+{
+	if (v >= (1ull << 30))
+		snprintf(b, size, "%.4g GiB", (double)v / (1ull << 30));
+	else if (v >= (1ull << 20))
+		snprintf(b, size, "%.4g MiB", (double)v / (1ull << 20));
+	else if (v >= (1ull << 10))
+		snprintf(b, size, "%.4g KiB", (double)v / (1ull << 10));
+	else
+		snprintf(b, size, "%llu bytes", (unsigned long long)v);
+	return b;
+}
+
+/* Takes one waiting interval= crossing (under the dump lock): past INTERVAL_BACKLOG
+ * waiting (the program allocates faster than profiles are written), they merge into one. */
+static int claim_interval(char *why, size_t size)
+{
+	uint64_t iv = hp_prof_config()->interval;
+	int n = atomic_load(&interval_pending), take;
+	unsigned long k;
+	char a[32], b[32];
+
+	do {
+		if (n <= 0)
+			return 0;
+		take = n > INTERVAL_BACKLOG ? n - INTERVAL_BACKLOG + 1 : 1;
+	} while (!atomic_compare_exchange_weak(&interval_pending, &n, n - take));
+	k = atomic_fetch_add(&intervals_done, (unsigned long)take) + (unsigned long)take;
+	if (take > 1)
+		snprintf(why, size, "interval=%s: %s allocated (estimated; %d intervals merged: the "
+			 "program allocated faster than profiles are written)", human(a, sizeof(a), iv),
+			 human(b, sizeof(b), (uint64_t)k * iv), take);
+	else
+		snprintf(why, size, "interval=%s: %s allocated (estimated)", human(a, sizeof(a), iv),
+			 human(b, sizeof(b), (uint64_t)k * iv));
+	return 1;
+}
+
+/* Writes the interval= profiles waiting, each its own file; the helper, and the exit path
+ * for those the helper had no time for. */
+static void write_intervals(void)
+{
+	while (hp_dump_auto_claim("interval", claim_interval))
+		;
 }
 
 static int before(const struct timespec *a, const struct timespec *b)
@@ -109,15 +171,26 @@ static void *helper_main(void *arg)
 	next_timer.tv_sec += hp_prof_config()->every;
 	for (;;) {
 		if (!wait_for_work()) {
-			hp_dump_auto("timer");
+			char why[64];
+
+			snprintf(why, sizeof(why), "every=%d: a profile every %d s",
+				 hp_prof_config()->every, hp_prof_config()->every);
+			hp_dump_auto_why("timer", why);
 			continue;
 		}
 		while (sem_trywait(&wake) == 0)
 			;	/* triggers that came during the last dump make one dump */
-		if (atomic_exchange(&interval_pending, 0))
-			hp_dump_auto("interval");
+		if (atomic_exchange(&kick_pending, 0))
+			hp_peak_work();
+		write_intervals();
 		if (atomic_exchange(&sig_pending, 0))
-			hp_dump_auto("signal");
+		{
+			char why[64];
+
+			snprintf(why, sizeof(why), "SIG%s (kill -%s %d)", sigabbrev_np(trigger_sig),
+				 sigabbrev_np(trigger_sig), (int)getpid());
+			hp_dump_auto_why("signal", why);
+		}
 	}
 	return NULL;
 }
@@ -214,6 +287,9 @@ void hp_trigger_fork_child(void)
 	helper_running = 0;
 	atomic_store(&sig_pending, 0);
 	atomic_store(&interval_pending, 0);
+	atomic_store(&kick_pending, 0);
+	hp_peak_fork_child();
+	hp_http_fork_child();
 }
 
 __attribute__((constructor)) static void trigger_ctor(void)
@@ -229,10 +305,13 @@ __attribute__((constructor)) static void trigger_ctor(void)
 		trigger_sig = c->signal;
 		helper_wanted = 1;
 	}
-	if (c->every || c->interval)
+	hp_peak_init(c->peak, c->rate);
+	if (c->every || c->interval || c->peak)
 		helper_wanted = 1;
 	if (helper_wanted)
 		start_helper();
+	if (c->http_port >= 0)
+		hp_http_start(c->http_addr, c->http_port);
 }
 
 __attribute__((destructor)) static void trigger_dtor(void)
@@ -240,8 +319,10 @@ __attribute__((destructor)) static void trigger_dtor(void)
 	if (__atomic_load_n(&hp_state, __ATOMIC_ACQUIRE) != HP_READY)
 		return;
 	hp_tls.guard++;
+	write_intervals();	/* those the helper had no time for */
+	hp_peak_at_exit();
 	if (hp_prof_config()->at_exit)
-		hp_dump_auto("exit");
+		hp_dump_auto_why("exit", "the program exited");
 	hp_dump_close();
 	hp_guard_exit();
 }

@@ -17,6 +17,9 @@ void hp_trigger_poll(void);
  * interval= (wakes the helper) when the running total crosses the next multiple. */
 void hp_trigger_allocated(uint64_t bytes);
 
+/* Wakes the helper for lib/peak's work (hp_peak_work). */
+void hp_trigger_kick(void);
+
 /* fork child handler: the helper thread did not survive the fork. */
 void hp_trigger_fork_child(void);
 
