@@ -906,7 +906,8 @@ static size_t hp_u64_sort_unique(uint64_t *v, size_t n)
 {
 	size_t i, out = 0;
 
-	qsort(v, n, sizeof *v, hp_u64_cmp);
+	if (n > 1)	/* v may be NULL when n is 0 */
+		qsort(v, n, sizeof *v, hp_u64_cmp);
 	for (i = 0; i < n; i++)
 		if (out == 0 || v[out - 1] != v[i])
 			v[out++] = v[i];
@@ -1013,7 +1014,8 @@ static int hp_resolve(hp_stream *ss, hp_prepctx *c)
 	if (!wins)
 		return -ENOMEM;
 	c->nw = hp_u64_sort_unique(c->w, c->nw);
-	qsort(c->al, c->nal, sizeof *c->al, hp_alias_cmp);
+	if (c->nal > 1)
+		qsort(c->al, c->nal, sizeof *c->al, hp_alias_cmp);
 	for (i = 0, k = 0; i < c->nal && r >= 0; i = j) {
 		for (j = i; j < c->nal && c->al[j].addr == c->al[i].addr; j++)
 			;
@@ -1133,7 +1135,8 @@ static int hp_prep_store(hp_obj *o, hp_prepctx *c, int none_found)
 									      : NULL;
 		o->nprep++;
 	}
-	qsort(o->prep, o->nprep, sizeof *o->prep, hp_prep_cmp);
+	if (o->nprep > 1)
+		qsort(o->prep, o->nprep, sizeof *o->prep, hp_prep_cmp);
 	return 0;
 }
 
@@ -1211,7 +1214,8 @@ int hp_symtab_prepare(hp_symtab *st, const uint64_t *addrs, size_t n)
 		pa[m].obj = (size_t)(o - st->objs);
 		m++;
 	}
-	qsort(pa, m, sizeof *pa, hp_pa_cmp);
+	if (m > 1)
+		qsort(pa, m, sizeof *pa, hp_pa_cmp);
 	for (i = 0, j = 0; i < m; i++)
 		if (j == 0 || pa[j - 1].addr != pa[i].addr || pa[j - 1].obj != pa[i].obj)
 			pa[j++] = pa[i];
@@ -1270,7 +1274,8 @@ int hp_symtab_add_file(hp_symtab *st, const char *path, uint64_t bias, uint64_t 
 	o->kind = HP_OBJ_FILE;
 	if (!hp_range_add(st, start, end))
 		return -ENOMEM;
-	qsort(st->ranges, st->nranges, sizeof *st->ranges, hp_range_cmp);
+	if (st->nranges > 1)
+		qsort(st->ranges, st->nranges, sizeof *st->ranges, hp_range_cmp);
 	return 0;
 }
 
