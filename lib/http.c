@@ -643,9 +643,6 @@ static int listen_on(const char *addr, int port, int *bound_port)
 
 int hp_http_start(const char *addr, int port)
 {
-	pthread_t tid;
-	pthread_attr_t attr;
-	sigset_t all, old;
 	int fd, bound = 0, err, v6 = strchr(addr, ':') != NULL;
 
 	if (port < 0 || atomic_exchange(&started, 1))
@@ -669,14 +666,7 @@ int hp_http_start(const char *addr, int port)
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		atomic_store(&clients[i].fd, -1);
 	atomic_store(&listen_fd, fd);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	err = pthread_create(&tid, &attr, serve, NULL);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = hp_thread_start(serve, "heapprof-http");
 	if (err) {
 		atomic_store(&listen_fd, -1);
 		close(fd);
@@ -688,7 +678,6 @@ int hp_http_start(const char *addr, int port)
 		return -err;
 	}
 	hp_guard_exit();
-	pthread_setname_np(tid, "heapprof-http");
 	hp_log("serving http://%s/debug/pprof/", where);
 	return 0;
 }

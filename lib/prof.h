@@ -52,4 +52,10 @@ int64_t hp_prof_uptime_ns(void);
 /* Samples recorded since start. */
 uint64_t hp_prof_samples(void);
 
+/* Starts a profiler thread (the dump helper, the HTTP server): detached, a 256 KiB stack,
+ * created with every signal blocked so that it never runs a handler of the program (and
+ * keeps them blocked: it should call hp_je_all_blocked), named name. The caller holds its
+ * re-entrancy guard (the thread's memory is not the program's). 0 or an errno value. */
+int hp_thread_start(void *(*fn)(void *), const char *name);
+
 #endif

@@ -197,9 +197,6 @@ static void *helper_main(void *arg)
 
 static void start_helper(void)
 {
-	pthread_t tid;
-	pthread_attr_t attr;
-	sigset_t all, old;
 	int err;
 
 	pthread_mutex_lock(&start_lock);
@@ -208,17 +205,9 @@ static void start_helper(void)
 		return;
 	}
 	hp_tls.guard++;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	err = pthread_create(&tid, &attr, helper_main, NULL);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = hp_thread_start(helper_main, "heapprof");
 	hp_guard_exit();
 	if (err == 0) {
-		pthread_setname_np(tid, "heapprof");
 		helper_running = 1;
 	} else {
 		hp_log("signal trigger off: cannot start the helper thread (%s)", strerror(err));

@@ -2,9 +2,8 @@
 # tests/integration/triggers.sh: the scheduled triggers interval= and every= (lib/trigger),
 # which `heapprof run --interval/--every` set.
 #   interval=100m while 1 GiB is allocated (1 MiB blocks, sampled almost surely at the
-#   default rate, 1 ms apart): 10 +- 1 interval profiles, then the exit profile. The
-#   helper thread writes them; intervals crossed while it is writing one make one
-#   (doc/SETTINGS.md), so the program allocates at a pace a dump keeps up with;
+#   default rate, 1 ms apart): 10 +- 1 interval profiles, then the exit profile (the same
+#   at full speed: tests/integration/services.sh);
 #   every=1 in a program idle for 3.5 s: 3 +- 1 timer profiles (the helper keeps the time);
 #   every=0 and interval=0: none.
 set -u
