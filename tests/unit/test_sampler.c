@@ -124,8 +124,21 @@ static void test_mixed(void)
 		   100 * (est_b[c] / true_b[c] - 1), true_b[c]);
 	}
 	ok(fabs(eb / tb - 1) < 0.01, "mixed sizes: total bytes estimate %+.3f%%", 100 * (eb / tb - 1));
-	ok(fabs(en / tn - 1) < 0.01, "mixed sizes: total objects estimate %+.3f%%",
-	   100 * (en / tn - 1));
+	{
+		/* The object estimate stands on few samples of the tiny blocks (8 bytes at rate
+		 * 4096: one in 512): its standard deviation, sum of n (1 - p) / p over the
+		 * classes, is about 0.43% here, so a bound of 1% failed one run in fifty. */
+		double var = 0, sd;
+
+		for (int c = 0; c < NS; c++) {
+			double p = 1 - exp(-(double)sizes[c] / (double)rate);
+
+			var += true_n[c] * (1 - p) / p;
+		}
+		sd = sqrt(var) / tn;
+		ok(fabs(en / tn - 1) < 4.5 * sd, "mixed sizes: total objects estimate %+.3f%% "
+		   "(within 4.5 standard deviations, %.2f%%)", 100 * (en / tn - 1), 450 * sd);
+	}
 }
 
 static void test_modes(void)
