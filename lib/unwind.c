@@ -417,16 +417,6 @@ static int pack(const fast_rule *f, unsigned long long subs, uint64_t *w)
 	return 1;
 }
 
-static void unpack(uint64_t w, fast_rule *f)
-{
-	f->kind = (w >> 24) & 3;
-	f->cfa_sp = (w >> 26) & 1;
-	f->bp_saved = (w >> 27) & 1;
-	f->cfa_off = (int16_t)(w >> 28);
-	f->ra_off = (int8_t)(w >> 44) * 8;
-	f->bp_off = ((int32_t)(w >> 32) >> 20) * 8;	/* bits 52..63, sign-extended */
-}
-
 static void packed_put(const rule *r)
 {
 	packed_slot *set = &packed[rule_hash(r->key, cur_bits()) & ~1u], *s;
@@ -458,7 +448,7 @@ static void packed_put(const rule *r)
 	__atomic_store_n(&s->key, r->key, __ATOMIC_RELEASE);
 }
 
-static inline int packed_get(uintptr_t key, unsigned long long subs, fast_rule *f)
+static inline int packed_get(uintptr_t key, unsigned long long subs, uint64_t *word)
 {
 	const packed_slot *s = &packed[rule_hash(key, cur_bits()) & ~1u];
 	uint64_t w;
@@ -470,7 +460,7 @@ static inline int packed_get(uintptr_t key, unsigned long long subs, fast_rule *
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&s->key, __ATOMIC_RELAXED) != key || (w & 0xffffff) != (subs & 0xffffff))
 		return 0;
-	unpack(w, f);
+	*word = w;
 	return 1;
 }
 
@@ -490,22 +480,55 @@ typedef struct memo_slot {
 static __thread memo_slot memo[MEMO_SLOTS];
 static __thread unsigned long long memo_subs;
 
+/* The walk's form of a packed rule, unpacked from its word (the fields pack() wrote; a
+ * packed bp offset, at most 2047 words, always fits the slot's 16 bits). */
+static inline void memo_fill(memo_slot *m, uintptr_t key, uint64_t w)
+{
+	m->key = key;
+	m->cfa_off = (int16_t)(w >> 28);
+	m->bp_off = (int16_t)(((int32_t)(w >> 32) >> 20) * 8);
+	m->ra_off8 = (int8_t)(w >> 44);
+	m->flags = (((w >> 24) & 3) == FAST_END ? M_END : 0) | ((w >> 26) & 1 ? M_CFA_SP : 0) |
+		   ((w >> 27) & 1 ? M_BP_SAVED : 0);
+}
+
 static inline memo_slot *memo_get(uintptr_t key, unsigned long long subs)
 {
 	memo_slot *m = &memo[(key ^ (key >> 9)) & (MEMO_SLOTS - 1)];
-	fast_rule f;
+	uint64_t w;
 
 	if (__builtin_expect(m->key == key, 1))
 		return m;
-	if (!packed_get(key, subs, &f) || f.bp_off != (int16_t)f.bp_off)
+	if (!packed_get(key, subs, &w))
 		return NULL;
-	m->key = key;
-	m->cfa_off = f.cfa_off;
-	m->bp_off = (int16_t)f.bp_off;
-	m->ra_off8 = (int8_t)(f.ra_off / 8);
-	m->flags = (f.kind == FAST_END ? M_END : 0) | (f.cfa_sp ? M_CFA_SP : 0) |
-		   (f.bp_saved ? M_BP_SAVED : 0);
+	memo_fill(m, key, w);
 	return m;
+}
+
+static int readable(uintptr_t a, size_t len);
+
+/* One frame by m (not M_END), the one step of the fast walk: *ip, *sp and *bp become the
+ * caller's. A word at a with a - lo < n is trusted to be mapped (this thread's stack
+ * between the walk's start and its top: see find_stack); any other goes through
+ * readable(). 0 when a word it needs cannot be read. */
+static inline __attribute__((always_inline)) int memo_step(const memo_slot *m, uintptr_t lo,
+							    uintptr_t n, uintptr_t *ip,
+			    uintptr_t *sp, uintptr_t *bp)
+{
+	uintptr_t cfa = ((m->flags & M_CFA_SP) ? *sp : *bp) + (uintptr_t)(intptr_t)m->cfa_off;
+	uintptr_t a = cfa + (uintptr_t)(intptr_t)m->ra_off8 * sizeof(uintptr_t);
+
+	if (!(a - lo < n || readable(a, sizeof(uintptr_t))))
+		return 0;
+	*ip = *(const uintptr_t *)a;
+	if (m->flags & M_BP_SAVED) {
+		a = cfa + (uintptr_t)(intptr_t)m->bp_off;
+		if (!(a - lo < n || readable(a, sizeof(uintptr_t))))
+			return 0;
+		*bp = *(const uintptr_t *)a;
+	}
+	*sp = cfa;
+	return 1;
 }
 
 /* libunwind 1.6's dwarf_reg_state_t as unw_reg_states_iterate passes it (x86-64): the
@@ -563,32 +586,6 @@ static void compact(rule *r)
 	f->kind = FAST_STEP;
 }
 
-static int readable(uintptr_t a, size_t len);
-
-/* A word of the stack page (or object segment) the last read found readable, or a word
- * readable() vouches for. */
-static inline int word_readable(uintptr_t a)
-{
-	return (a >= last_lo && a <= last_hi - sizeof(uintptr_t)) || readable(a, sizeof(uintptr_t));
-}
-
-/* One frame by compact rule f: *ip, *sp and *bp become the caller's. 0 when a word it
- * needs cannot be read. */
-static inline int fast_step(const fast_rule *f, uintptr_t *ip, uintptr_t *sp, uintptr_t *bp)
-{
-	uintptr_t cfa = (f->cfa_sp ? *sp : *bp) + (uintptr_t)(intptr_t)f->cfa_off;
-	uintptr_t ra = cfa + (uintptr_t)(intptr_t)f->ra_off;
-	uintptr_t b = cfa + (uintptr_t)(intptr_t)f->bp_off;
-
-	if (!word_readable(ra) || (f->bp_saved && !word_readable(b)))
-		return 0;
-	*ip = *(const uintptr_t *)ra;
-	if (f->bp_saved)
-		*bp = *(const uintptr_t *)b;
-	*sp = cfa;
-	return 1;
-}
-
 typedef struct rule_search {
 	uintptr_t key;
 	rule *found;
@@ -614,24 +611,33 @@ static int keep_row(void *token, void *data, size_t size, unw_word_t lo, unw_wor
 }
 
 /* The compact form of a new rule must give what libunwind's step gave, from the same
- * registers (before: ip0, sp0, bp0; after: cur). Else it is not used. */
+ * registers (before: ip0, sp0, bp0; after: cur). Else it is not used. What is checked is
+ * what the fast walk will run: the rule packed, unpacked into a memo slot, and stepped
+ * by memo_step (a rule that does not pack is never used by the walk). */
 static void check_compact(rule *r, unw_cursor_t *cur, int stepped, uintptr_t sp0, uintptr_t bp0)
 {
 	unw_word_t ip1, sp1, bp1;
 	uintptr_t ip = 0, sp = sp0, bp = bp0;
+	memo_slot m;
+	uint64_t w;
 
 	if (r->f.kind == FAST_END) {
 		if (stepped > 0)
 			r->f.kind = FAST_NONE;
 		return;
 	}
-	if (r->f.kind != FAST_STEP)
+	if (r->f.kind != FAST_STEP || !pack(&r->f, r->subs, &w))
 		return;
 	if (stepped <= 0 || unw_get_reg(cur, UNW_REG_IP, &ip1) != 0 ||
 	    unw_get_reg(cur, UNW_X86_64_RSP, &sp1) != 0 ||
-	    unw_get_reg(cur, UNW_X86_64_RBP, &bp1) != 0 || !fast_step(&r->f, &ip, &sp, &bp) ||
-	    ip != ip1 || sp != sp1 || bp != bp1)
-		r->f.kind = FAST_NONE;
+	    unw_get_reg(cur, UNW_X86_64_RBP, &bp1) != 0)
+		goto bad;
+	memo_fill(&m, r->key, w);
+	if (!memo_step(&m, 0, 0, &ip, &sp, &bp) || ip != ip1 || sp != sp1 || bp != bp1)
+		goto bad;
+	return;
+bad:
+	r->f.kind = FAST_NONE;
 }
 
 /* One step of cur, whose ip is ip (a return address): with a cached rule if there is one,
@@ -1113,34 +1119,23 @@ static int fast_walk(const uintptr_t r0[3], uint64_t *pcs, int max)
 	/* The words between this walk's stack pointer and the top of the thread's stack are
 	 * mapped (live frames of this thread: see find_stack); a read anywhere else goes
 	 * through readable(). */
-	uintptr_t lo = r0[1], span = trust_hi > lo ? trust_hi - lo - sizeof(uintptr_t) : 0;
+	uintptr_t lo = r0[1], n_trusted = trust_hi > lo + sizeof(uintptr_t) ?
+						trust_hi - lo - sizeof(uintptr_t) + 1 : 0;
 	int n = 0, self = 1;
 
-#define STACK_WORD(a) ((a) - lo <= span || readable((a), sizeof(uintptr_t)))
 	if (memo_subs != subs) {
 		memset(memo, 0, sizeof(memo));
 		memo_subs = subs;
 	}
 	while (n < max) {
 		const memo_slot *m = memo_get(ip - 1, subs);
-		uintptr_t cfa, a;
 
 		if (!m)
 			return -1;
 		if (m->flags & M_END)
 			break;
-		cfa = ((m->flags & M_CFA_SP) ? sp : bp) + (uintptr_t)(intptr_t)m->cfa_off;
-		a = cfa + (uintptr_t)(intptr_t)m->ra_off8 * sizeof(uintptr_t);
-		if (!STACK_WORD(a))
+		if (!memo_step(m, lo, n_trusted, &ip, &sp, &bp))
 			break;	/* the slow step stops here too */
-		ip = *(const uintptr_t *)a;
-		if (m->flags & M_BP_SAVED) {
-			a = cfa + (uintptr_t)(intptr_t)m->bp_off;
-			if (!STACK_WORD(a))
-				break;
-			bp = *(const uintptr_t *)a;
-		}
-		sp = cfa;
 		if (ip == 0)
 			break;
 		if (self) {
@@ -1150,7 +1145,6 @@ static int fast_walk(const uintptr_t r0[3], uint64_t *pcs, int max)
 		}
 		pcs[n++] = ip;
 	}
-#undef STACK_WORD
 	return n;
 }
 
