@@ -61,27 +61,6 @@ gopprof() {
 		"$GO" tool pprof -symbolize=none "$@"
 }
 
-# go_top TYPE FILE: "total top-function" from go tool pprof -top (raw units).
-go_top() {
-	gopprof -top -unit=B -nodefraction=0 -sample_index="$1" "$2" 2>"$tmp/pprof.err" | awk '
-		/^Showing nodes accounting for / { t = $0; sub(/.* of /, "", t); sub(/B? total.*/, "", t)
-			total = t }
-		hdr && name == "" { name = $6; for (i = 7; i <= NF; i++) name = name " " $i }
-		$1 == "flat" && $2 == "flat%" { hdr = 1 }
-		END { print total, name }'
-}
-
-# perl_top READER TYPE FILE: "total top-function" from google-pprof or jeprof --text
-# (exact bytes or objects; they print their notes on stderr).
-perl_top() {
-	HOME="$tmp/.home" timeout 60 "$1" --text --show_bytes --"$2" "$BIN" "$3" \
-		2>"$tmp/perl.err" | awk '
-		/^Total: / { total = $2; next }
-		total != "" && name == "" && NF >= 6 {
-			name = $6; for (i = 7; i <= NF; i++) name = name " " $i }
-		END { print total, name }'
-}
-
 # ours_total TYPE FILE: the exact total from heapprof top --raw.
 ours_total() {
 	timeout 30 "$HP" top --raw --sample "$1" "$2" 2>/dev/null |
@@ -102,9 +81,9 @@ first_row() {
 readers_agree() {
 	local rate=$1 prof=$2 text=$3 tol=$4 t r want got
 	for t in $TYPES; do
-		want=$(go_top "$t" "$prof")
+		want=$(pprof_top "$t" "$prof")
 		for r in google-pprof jeprof; do
-			got=$(perl_top "$r" "$t" "$text")
+			got=$(legacy_top "$r" "$t" "$BIN" "$text")
 			[ -n "${want#* }" ] && [ "${got#* }" = "${want#* }" ] &&
 				within "${got%% *}" "${want%% *}" "$tol"
 			ok $? "rate=$rate $t: $r --text on the text gives go tool pprof's top" \
@@ -153,8 +132,8 @@ ok $? "rate=1: the leak's leaf address is the location's address + 1 ($leaf vs $
 readers_agree 1 "$prof1" "$tmp/t1.heap" 0
 
 for t in inuse_space alloc_space; do
-	want=$(go_top "$t" "$prof1")
-	got=$(go_top "$t" "$tmp/t1.heap")
+	want=$(pprof_top "$t" "$prof1")
+	got=$(pprof_top "$t" "$tmp/t1.heap")
 	[ -n "${want%% *}" ] && [ "${got%% *}" = "${want%% *}" ]
 	ok $? "rate=1 $t: go tool pprof reads the text with the same total (${got%% *} vs ${want%% *})" ||
 		diag_file "$tmp/pprof.err" 5
@@ -186,8 +165,8 @@ ok $? "rate=64k: convert -o (pprof in, text by default) writes a heap_v2/65536 h
 
 readers_agree 64k "$prof64" "$tmp/t64.heap" 0.01
 
-want=$(go_top inuse_space "$prof64")
-got=$(go_top inuse_space "$tmp/t64.heap")
+want=$(pprof_top inuse_space "$prof64")
+got=$(pprof_top inuse_space "$tmp/t64.heap")
 within "${got%% *}" "${want%% *}" 0.01
 ok $? "rate=64k: go tool pprof reads the text, inuse_space total within 1% (${got%% *} vs ${want%% *})" ||
 	diag_file "$tmp/pprof.err" 5
@@ -255,7 +234,7 @@ else
 		ok $? "jemalloc wrote its threaded heap_v2/65536 format"
 		for t in inuse_space inuse_objects; do
 			got=$(ours_total "$t" "$je")
-			want=$(perl_top jeprof "$t" "$je")
+			want=$(legacy_top jeprof "$t" "$BIN" "$je")
 			want=${want%% *}
 			within "$got" "$want" 0.01
 			ok $? "jemalloc's text $t: heapprof top total equals jeprof's within 1% ($got vs $want)"

@@ -187,6 +187,28 @@ pprof_traces() {
 		END { flush() }'
 }
 
+# pprof_top TYPE FILE: "total top-function" of one sample type from go tool pprof -top
+# (raw units: bytes or objects).
+pprof_top() {
+	pprof -top -unit=B -nodefraction=0 -sample_index="$1" "$2" 2>"$tmp/pprof.err" | awk '
+		/^Showing nodes accounting for / { t = $0; sub(/.* of /, "", t); sub(/B? total.*/, "", t)
+			total = t }
+		hdr && name == "" { name = $6; for (i = 7; i <= NF; i++) name = name " " $i }
+		$1 == "flat" && $2 == "flat%" { hdr = 1 }
+		END { print total, name }'
+}
+
+# legacy_top READER TYPE BINARY FILE: "total top-function" from google-pprof or jeprof
+# --text on BINARY (exact bytes or objects; their notes on stderr go to $tmp/perl.err).
+legacy_top() {
+	HOME="$tmp/.home" timeout 60 "$1" --text --show_bytes --"$2" "$3" "$4" \
+		2>"$tmp/perl.err" | awk '
+		/^Total: / { total = $2; next }
+		total != "" && name == "" && NF >= 6 {
+			name = $6; for (i = 7; i <= NF; i++) name = name " " $i }
+		END { print total, name }'
+}
+
 # pprof_reads FILE: succeeds if go tool pprof -top reads FILE and shows a header.
 pprof_reads() {
 	pprof -top "$1" >"$tmp/pprof.out" 2>"$tmp/pprof.err" &&

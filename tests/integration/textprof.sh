@@ -49,35 +49,14 @@ files() {
 	(cd "$tmp/$1" && ls -A) | sed 's/^app\.[0-9]*\./app.PID./' | LC_ALL=C sort | tr '\n' ' '
 }
 
-# go_top TYPE FILE: "total top-function" from go tool pprof -top (raw units).
-go_top() {
-	pprof -top -unit=B -nodefraction=0 -sample_index="$1" "$2" 2>"$tmp/pprof.err" | awk '
-		/^Showing nodes accounting for / { t = $0; sub(/.* of /, "", t); sub(/B? total.*/, "", t)
-			total = t }
-		hdr && name == "" { name = $6; for (i = 7; i <= NF; i++) name = name " " $i }
-		$1 == "flat" && $2 == "flat%" { hdr = 1 }
-		END { print total, name }'
-}
-
-# perl_top READER TYPE FILE: "total top-function" from google-pprof or jeprof --text on
-# the binary (exact bytes or objects; they print their notes on stderr).
-perl_top() {
-	HOME="$tmp/.home" timeout 60 "$1" --text --show_bytes --"$2" "$BIN" "$3" \
-		2>"$tmp/perl.err" | awk '
-		/^Total: / { total = $2; next }
-		total != "" && name == "" && NF >= 6 {
-			name = $6; for (i = 7; i <= NF; i++) name = name " " $i }
-		END { print total, name }'
-}
-
 # readers_agree RATE PROF TEXT TOL: for each sample type, google-pprof and jeprof on TEXT
 # against go tool pprof on PROF: same top function, totals within TOL.
 readers_agree() {
 	local rate=$1 prof=$2 text=$3 tol=$4 t r want got
 	for t in $TYPES; do
-		want=$(go_top "$t" "$prof")
+		want=$(pprof_top "$t" "$prof")
 		for r in google-pprof jeprof; do
-			got=$(perl_top "$r" "$t" "$text")
+			got=$(legacy_top "$r" "$t" "$BIN" "$text")
 			[ -n "${want#* }" ] && [ "${got#* }" = "${want#* }" ] &&
 				within "${got%% *}" "${want%% *}" "$tol"
 			ok $? "rate=$rate $t: $r --text on the .heap gives go tool pprof's top" \
@@ -93,8 +72,8 @@ readers_agree() {
 go_reads() {
 	local t want got
 	for t in inuse_space alloc_space; do
-		want=$(go_top "$t" "$2")
-		got=$(go_top "$t" "$3")
+		want=$(pprof_top "$t" "$2")
+		got=$(pprof_top "$t" "$3")
 		[ -n "${want%% *}" ] && within "${got%% *}" "${want%% *}" "$4"
 		ok $? "rate=$1 $t: go tool pprof reads the .heap with the .pb.gz's total" \
 			"(${got%% *} vs ${want%% *}, $(rel "${got%% *}" "${want%% *}"))" ||
@@ -155,7 +134,7 @@ for tw in inuse_space:keep_buffers alloc_space:churn inuse_objects:keep_strings 
 	t=${tw%%:*}
 	want=${tw#*:}
 	for r in google-pprof jeprof; do
-		got=$(perl_top "$r" "$t" "$text1")
+		got=$(legacy_top "$r" "$t" "$BIN" "$text1")
 		[ "${got#* }" = "$want" ]
 		ok $? "rate=1 $t: $r's top function is $want ('$got')" ||
 			diag_file "$tmp/perl.err" 5
