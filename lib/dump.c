@@ -74,14 +74,6 @@ static const hp_stack_snap *base_find(const hp_dump_base *b, const hp_stack *s)
 	return b && b->n ? bsearch(&key, b->v, b->n, sizeof(*b->v), by_stack) : NULL;
 }
 
-static int64_t realtime_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* Turns the counters into pprof samples: values scaled at record time, inuse = alloc -
  * free; with a base, each value less the base's. Stacks whose values are all 0 are left
  * out. */
@@ -299,7 +291,7 @@ static int encode(const dump_req *r, uint8_t **pb, size_t *pblen, uint8_t **txt,
 	char c_version[64], c_trigger[320], c_time[64], c_rate[64], c_pid[64], c_delta[160];
 	char c_mem[HP_MEM_COMMENT_MAX], when[40], since[40];
 	const char *comments[] = { c_version, c_trigger, c_time, c_rate, c_pid, c_delta };
-	int64_t now_ns = realtime_ns(), at_ns;
+	int64_t now_ns = hp_realtime_ns(), at_ns;
 	hp_pprof_profile p;
 	int err = 0;
 
@@ -421,21 +413,6 @@ static void tmp_name(char *tmp, size_t size, const char *final, unsigned attempt
 		 (unsigned long)(((uint64_t)ts.tv_nsec * 2654435761u + attempt) & 0xffffffffu));
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* gz: gzip'd (pprof), else as it is (the text format). */
 static int write_file(const char *final, const uint8_t *buf, size_t len, int gz)
 {
@@ -454,7 +431,7 @@ static int write_file(const char *final, const uint8_t *buf, size_t len, int gz)
 	if (fd < 0)
 		return -errno;
 	xfsz_block(&xg);
-	err = gz ? hp_gz_write_fd(fd, buf, len, 6) : write_all(fd, buf, len);
+	err = gz ? hp_gz_write_fd(fd, buf, len, 6) : hp_write_fd(fd, buf, len);
 	xfsz_restore(&xg);
 	if (close(fd) != 0 && !err)
 		err = -errno;
@@ -687,7 +664,7 @@ hp_dump_base *hp_dump_base_take(void)
 
 	if (!b)
 		return NULL;
-	b->ns = realtime_ns();
+	b->ns = hp_realtime_ns();
 	if (hp_stacktab_snapshot(&b->v, &b->n) != 0) {
 		hp_ifree_k(HP_MEM_DUMP, b);
 		return NULL;

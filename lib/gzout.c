@@ -14,8 +14,9 @@
 #define HP_GZ_CHUNK (64 * 1024)
 #define HP_GZ_WBITS 31		/* 15-bit window, gzip wrapper (RFC 1952) */
 
-static int hp_write_all(int fd, const uint8_t *p, size_t n)
+int hp_write_fd(int fd, const void *data, size_t n)
 {
+	const uint8_t *p = data;
 	ssize_t w;
 
 	while (n) {
@@ -60,7 +61,7 @@ static int hp_deflate_loop(z_stream *zs, int fd, const uint8_t *in, size_t len,
 		zr = deflate(zs, flush);
 		if (zr == Z_STREAM_ERROR)
 			return -EIO;
-		err = hp_write_all(fd, chunk, HP_GZ_CHUNK - zs->avail_out);
+		err = hp_write_fd(fd, chunk, HP_GZ_CHUNK - zs->avail_out);
 		if (err)
 			return err;
 	} while (zr != Z_STREAM_END);

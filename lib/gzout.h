@@ -10,6 +10,10 @@
  * Returns 0, -errno from write(2), -ENOMEM, or -EIO for a zlib failure. */
 int hp_gz_write_fd(int fd, const void *data, size_t len, int level);
 
+/* Writes data[0..len) to fd as it is (retrying short writes and EINTR): 0 or -errno
+ * (-EIO if write(2) returns 0). */
+int hp_write_fd(int fd, const void *data, size_t len);
+
 /* Compresses data[0..len) as one gzip member into a malloc'd buffer (*out, *outlen; the
  * caller frees it). 0, -ENOMEM, -E2BIG (len over 4 GiB) or -EIO. */
 int hp_gz_compress(const void *data, size_t len, int level, uint8_t **out, size_t *outlen);

@@ -9,6 +9,7 @@
 #include "arena.h"
 #include "dump.h"
 #include "peak.h"
+#include "prof.h"
 #include "stacktab.h"
 #include "trigger.h"
 
@@ -59,14 +60,6 @@ int64_t hp_peak_live(void)
 	return atomic_load_explicit(&live, memory_order_relaxed);
 }
 
-static int64_t realtime_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* "200.3 MiB" */
 static const char *mib(char *b, size_t size, int64_t v)
 {
@@ -107,7 +100,7 @@ static void work_locked(void)
 		else
 			snprintf(why, sizeof(why), "peak=%d: live heap %s, past the first mark, %s",
 				 pct, mib(a, sizeof(a), now), mib(b, sizeof(b), dm));
-		hp_dump_counters("peak", why, v, n, realtime_ns());
+		hp_dump_counters("peak", why, v, n, hp_realtime_ns());
 		last_dumped = now;
 		atomic_store_explicit(&dump_mark, (int64_t)((double)now * (1.0 + pct / 100.0)),
 				      memory_order_relaxed);
@@ -117,7 +110,7 @@ static void work_locked(void)
 		best = v;
 		nbest = n;
 		best_live = now;
-		best_ns = realtime_ns();
+		best_ns = hp_realtime_ns();
 		v = NULL;
 		atomic_store_explicit(&copy_mark, (int64_t)((double)now * COPY_STEP),
 				      memory_order_relaxed);

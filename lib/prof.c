@@ -353,3 +353,11 @@ int hp_thread_start(void *(*fn)(void *), const char *name)
 		pthread_setname_np(tid, name);
 	return err;
 }
+
+int64_t hp_realtime_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}

@@ -52,6 +52,9 @@ int64_t hp_prof_uptime_ns(void);
 /* Samples recorded since start. */
 uint64_t hp_prof_samples(void);
 
+/* CLOCK_REALTIME now, in ns since the epoch (a profile's time). */
+int64_t hp_realtime_ns(void);
+
 /* Starts a profiler thread (the dump helper, the HTTP server): detached, a 256 KiB stack,
  * created with every signal blocked so that it never runs a handler of the program (and
  * keeps them blocked: it should call hp_je_all_blocked), named name. The caller holds its
