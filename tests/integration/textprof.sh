@@ -90,20 +90,29 @@ same_as_convert() {
 		head -n 10 | sed 's/^/#   /'; }
 }
 
+# both DIR RATE: textprof_app at RATE with format=both; its exit dump must be the two files
+# app.PID.0001.exit.pb.gz and .heap, whose paths it sets in $prof and $text (the test ends
+# here without them).
+both() {
+	local rc names
+	app "$1" "rate=$2,format=both"
+	rc=$?
+	names=$(files "$1")
+	[ "$rc" -eq 0 ] && [ "$names" = "app.PID.0001.exit.heap app.PID.0001.exit.pb.gz " ]
+	ok $? "rate=$2 format=both: the exit dump writes app.PID.0001.exit.pb.gz and .heap" \
+		"(exit $rc; files: $names)" || diag_file "$tmp/$1.run"
+	prof=$(ls "$tmp"/"$1"/app.*.exit.pb.gz 2>/dev/null | head -n 1)
+	text=$(ls "$tmp"/"$1"/app.*.exit.heap 2>/dev/null | head -n 1)
+	if [ -z "$prof" ] || [ -z "$text" ]; then
+		fail "rate=$2: both files to read"
+		done_testing
+	fi
+}
+
 # --- rate=1: exact figures -----------------------------------------------------------
 
-app r1 "rate=1,format=both"
-rc=$?
-names=$(files r1)
-[ "$rc" -eq 0 ] && [ "$names" = "app.PID.0001.exit.heap app.PID.0001.exit.pb.gz " ]
-ok $? "rate=1 format=both: the exit dump writes app.PID.0001.exit.pb.gz and .heap (exit" \
-	"$rc; files: $names)" || diag_file "$tmp/r1.run"
-prof1=$(ls "$tmp"/r1/app.*.exit.pb.gz 2>/dev/null | head -n 1)
-text1=$(ls "$tmp"/r1/app.*.exit.heap 2>/dev/null | head -n 1)
-if [ -z "$prof1" ] || [ -z "$text1" ]; then
-	fail "rate=1: both files to read"
-	done_testing
-fi
+both r1 1
+prof1=$prof text1=$text
 
 [ "$(head -n 1 "$text1")" = "$HEADER1" ]
 ok $? "rate=1: the .heap's header is the known '$HEADER1'" || diag_file "$text1" 3
@@ -143,18 +152,8 @@ done
 
 # --- rate=64k: sampled, unbiased by every reader -------------------------------------
 
-app r64 "rate=64k,format=both"
-rc=$?
-names=$(files r64)
-[ "$rc" -eq 0 ] && [ "$names" = "app.PID.0001.exit.heap app.PID.0001.exit.pb.gz " ]
-ok $? "rate=64k format=both: the exit dump writes app.PID.0001.exit.pb.gz and .heap" \
-	"(exit $rc; files: $names)" || diag_file "$tmp/r64.run"
-prof64=$(ls "$tmp"/r64/app.*.exit.pb.gz 2>/dev/null | head -n 1)
-text64=$(ls "$tmp"/r64/app.*.exit.heap 2>/dev/null | head -n 1)
-if [ -z "$prof64" ] || [ -z "$text64" ]; then
-	fail "rate=64k: both files to read"
-	done_testing
-fi
+both r64 64k
+prof64=$prof text64=$text
 
 head -n 1 "$text64" | grep -q '^heap profile: *[0-9]*: *[0-9]* \[ *[0-9]*: *[0-9]*\] @ heap_v2/65536$'
 ok $? "rate=64k: the .heap's header ends '@ heap_v2/65536'" || diag_file "$text64" 3
