@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "lock.h"
+
 #include "arena.h"
 #include "livemap.h"
 
@@ -37,7 +39,7 @@ typedef struct slot {
 } slot;
 
 typedef struct shard {
-	pthread_mutex_t lock;
+	hp_lock lock;
 	slot *slots;			/* guarded by lock; mask + 1 long, a power of two */
 	size_t mask;			/* guarded by lock */
 	size_t count;			/* guarded by lock; <= mask */
@@ -51,16 +53,24 @@ static struct {
 	slot initial[NSHARDS][INITIAL_SLOTS];
 } tab;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int ready;	/* atomic: init_shards has run (a load instead of pthread_once's call) */
 
 static void init_shards(void)
 {
 	for (int i = 0; i < NSHARDS; i++) {
-		pthread_mutex_init(&tab.sh[i].lock, NULL);
+		hp_lock_reset(&tab.sh[i].lock);
 		tab.sh[i].slots = tab.initial[i];
 		tab.sh[i].mask = INITIAL_SLOTS - 1;
 		tab.sh[i].shift = 64 - INITIAL_LG;
 	}
 	hp_mem_static(HP_MEM_LIVE, &tab, sizeof(tab));
+	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+}
+
+static void tab_ready(void)
+{
+	if (__builtin_expect(!__atomic_load_n(&ready, __ATOMIC_ACQUIRE), 0))
+		pthread_once(&once, init_shards);
 }
 
 static uint64_t addr_hash(uintptr_t a)
@@ -70,7 +80,7 @@ static uint64_t addr_hash(uintptr_t a)
 
 static shard *shard_of(uint64_t h)
 {
-	pthread_once(&once, init_shards);
+	tab_ready();
 	return &tab.sh[h >> (64 - SHARD_BITS)];
 }
 
@@ -115,7 +125,7 @@ static int grow(shard *sh, size_t old_cap)
 		return -ENOMEM;
 	if (!(ns = hp_icalloc_k(HP_MEM_LIVE, n * sizeof(slot))))
 		return -ENOMEM;
-	pthread_mutex_lock(&sh->lock);
+	hp_lock_take(&sh->lock);
 	if (sh->mask + 1 == old_cap) {
 		old = sh->slots;
 		for (size_t i = 0; i < old_cap; i++)
@@ -126,7 +136,7 @@ static int grow(shard *sh, size_t old_cap)
 		__atomic_store_n(&sh->shift, sh->shift - 1, __ATOMIC_RELAXED);
 		ns = NULL;
 	}
-	pthread_mutex_unlock(&sh->lock);
+	hp_lock_give(&sh->lock);
 	if (old && !is_initial(sh, old))
 		hp_ifree_k(HP_MEM_LIVE, old);
 	if (ns)
@@ -164,23 +174,23 @@ int hp_livemap_insert(uintptr_t addr, struct hp_stack *stack, size_t size, doubl
 	if (!addr)
 		return -EINVAL;
 	prefetch_slot(sh, h);
-	pthread_mutex_lock(&sh->lock);
+	hp_lock_take(&sh->lock);
 	while (sh->count + 1 > sh->mask) {	/* full: it must keep one slot empty */
 		size_t cap = sh->mask + 1;
 		int err;
 
-		pthread_mutex_unlock(&sh->lock);
+		hp_lock_give(&sh->lock);
 		err = grow(sh, cap);
-		pthread_mutex_lock(&sh->lock);
+		hp_lock_take(&sh->lock);
 		if (err && sh->count + 1 > sh->mask) {
-			pthread_mutex_unlock(&sh->lock);
+			hp_lock_give(&sh->lock);
 			return err;
 		}
 	}
 	place(sh->slots, sh->mask, sh->shift, &e);
 	if (++sh->count > limit_of(sh->mask + 1))
 		grow_from = sh->mask + 1;
-	pthread_mutex_unlock(&sh->lock);
+	hp_lock_give(&sh->lock);
 	if (grow_from)
 		(void)grow(sh, grow_from);	/* on failure the shard fills further */
 	return 0;
@@ -197,13 +207,13 @@ int hp_livemap_remove(uintptr_t addr, hp_live *out)
 	if (!addr)
 		return 0;
 	prefetch_slot(sh, h);
-	pthread_mutex_lock(&sh->lock);
+	hp_lock_take(&sh->lock);
 	s = sh->slots;
 	mask = sh->mask;
 	shift = sh->shift;
 	for (i = home_of(h, shift); s[i].addr != addr; i = (i + 1) & mask)
 		if (!s[i].addr) {
-			pthread_mutex_unlock(&sh->lock);
+			hp_lock_give(&sh->lock);
 			return 0;
 		}
 	out->next = NULL;
@@ -223,7 +233,7 @@ int hp_livemap_remove(uintptr_t addr, hp_live *out)
 		}
 	}
 	s[i].addr = 0;
-	pthread_mutex_unlock(&sh->lock);
+	hp_lock_give(&sh->lock);
 	return 1;
 }
 
@@ -231,30 +241,30 @@ size_t hp_livemap_count(void)
 {
 	size_t n = 0;
 
-	pthread_once(&once, init_shards);
+	tab_ready();
 	for (int i = 0; i < NSHARDS; i++) {
-		pthread_mutex_lock(&tab.sh[i].lock);
+		hp_lock_take(&tab.sh[i].lock);
 		n += tab.sh[i].count;
-		pthread_mutex_unlock(&tab.sh[i].lock);
+		hp_lock_give(&tab.sh[i].lock);
 	}
 	return n;
 }
 
 void hp_livemap_lock_all(void)
 {
-	pthread_once(&once, init_shards);
+	tab_ready();
 	for (int i = 0; i < NSHARDS; i++)
-		pthread_mutex_lock(&tab.sh[i].lock);
+		hp_lock_take(&tab.sh[i].lock);
 }
 
 void hp_livemap_reinit_all(void)
 {
 	for (int i = 0; i < NSHARDS; i++)
-		pthread_mutex_init(&tab.sh[i].lock, NULL);
+		hp_lock_reset(&tab.sh[i].lock);
 }
 
 void hp_livemap_unlock_all(void)
 {
 	for (int i = NSHARDS - 1; i >= 0; i--)
-		pthread_mutex_unlock(&tab.sh[i].lock);
+		hp_lock_give(&tab.sh[i].lock);
 }

@@ -1,6 +1,8 @@
 /* lib/stacktab: see stacktab.h. */
 #include <errno.h>
 #include <pthread.h>
+
+#include "lock.h"
 #include <string.h>
 
 #include "arena.h"
@@ -10,7 +12,7 @@
 #define INITIAL_BUCKETS 16	/* per shard, static; then doubled (counted, HP_MEM_*) */
 
 typedef struct shard {
-	pthread_mutex_t lock;
+	hp_lock lock;
 	hp_stack **buckets;		/* guarded by lock */
 	size_t nbuckets;		/* guarded by lock; a power of two */
 	size_t count;			/* guarded by lock */
@@ -19,20 +21,23 @@ typedef struct shard {
 
 static shard shards[NSHARDS];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int ready;	/* atomic: init_shards has run (a load instead of pthread_once's call) */
 
 static void init_shards(void)
 {
 	for (int i = 0; i < NSHARDS; i++) {
-		pthread_mutex_init(&shards[i].lock, NULL);
+		hp_lock_reset(&shards[i].lock);
 		shards[i].buckets = shards[i].initial;
 		shards[i].nbuckets = INITIAL_BUCKETS;
 	}
 	hp_mem_static(HP_MEM_STACKS, shards, sizeof(shards));
+	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
 }
 
 static shard *shards_ready(void)
 {
-	pthread_once(&once, init_shards);
+	if (__builtin_expect(!__atomic_load_n(&ready, __ATOMIC_ACQUIRE), 0))
+		pthread_once(&once, init_shards);
 	return shards;
 }
 
@@ -72,7 +77,7 @@ static void grow(shard *sh, size_t old_n)
 
 	if (!nb)
 		return;
-	pthread_mutex_lock(&sh->lock);
+	hp_lock_take(&sh->lock);
 	if (sh->nbuckets == old_n) {
 		for (size_t i = 0; i < old_n; i++) {
 			hp_stack *s = sh->buckets[i], *next;
@@ -90,7 +95,7 @@ static void grow(shard *sh, size_t old_n)
 		sh->nbuckets = 2 * old_n;
 		nb = NULL;
 	}
-	pthread_mutex_unlock(&sh->lock);
+	hp_lock_give(&sh->lock);
 	if (old && old != sh->initial)
 		hp_ifree_k(HP_MEM_STACKS, old);
 	if (nb)
@@ -104,11 +109,11 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
 	hp_stack *s, *fresh;
 	size_t grow_from = 0;
 
-	pthread_mutex_lock(&sh->lock);
+	hp_lock_take(&sh->lock);
 	s = find(sh, h, pcs, depth);
 	if (s)
 		count_alloc(s, size, weight);
-	pthread_mutex_unlock(&sh->lock);
+	hp_lock_give(&sh->lock);
 	if (s)
 		return s;
 
@@ -120,7 +125,7 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
 	fresh->shard = (uint32_t)(h % NSHARDS);
 	memcpy(fresh->pcs, pcs, depth * sizeof(*pcs));
 
-	pthread_mutex_lock(&sh->lock);
+	hp_lock_take(&sh->lock);
 	s = find(sh, h, pcs, depth);	/* another thread may have inserted it meanwhile */
 	if (!s) {
 		size_t b = (h >> 6) & (sh->nbuckets - 1);
@@ -133,7 +138,7 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
 			grow_from = sh->nbuckets;
 	}
 	count_alloc(s, size, weight);
-	pthread_mutex_unlock(&sh->lock);
+	hp_lock_give(&sh->lock);
 	if (fresh)
 		hp_ifree_k(HP_MEM_STACKS, fresh);
 	if (grow_from)
@@ -145,10 +150,10 @@ void hp_stacktab_sub(hp_stack *s, size_t size, double weight)
 {
 	shard *sh = &shards[s->shard];
 
-	pthread_mutex_lock(&sh->lock);
+	hp_lock_take(&sh->lock);
 	s->free_objects += weight;
 	s->free_space += weight * (double)size;
-	pthread_mutex_unlock(&sh->lock);
+	hp_lock_give(&sh->lock);
 }
 
 size_t hp_stacktab_count(void)
@@ -157,9 +162,9 @@ size_t hp_stacktab_count(void)
 
 	shards_ready();
 	for (int i = 0; i < NSHARDS; i++) {
-		pthread_mutex_lock(&shards[i].lock);
+		hp_lock_take(&shards[i].lock);
 		n += shards[i].count;
-		pthread_mutex_unlock(&shards[i].lock);
+		hp_lock_give(&shards[i].lock);
 	}
 	return n;
 }
@@ -193,9 +198,9 @@ int hp_stacktab_snapshot(hp_stack_snap **out, size_t *n)
 	 * (100,000 stacks: a 4 MB array, about a thousand faults). */
 	memset(v, 0, room * sizeof(*v));
 	for (int i = 0; i < NSHARDS && used < room; i++) {
-		pthread_mutex_lock(&shards[i].lock);
+		hp_lock_take(&shards[i].lock);
 		used += copy_shard(&shards[i], v + used, room - used);
-		pthread_mutex_unlock(&shards[i].lock);
+		hp_lock_give(&shards[i].lock);
 	}
 	*out = v;
 	*n = used;
@@ -206,17 +211,17 @@ void hp_stacktab_lock_all(void)
 {
 	shards_ready();
 	for (int i = 0; i < NSHARDS; i++)
-		pthread_mutex_lock(&shards[i].lock);
+		hp_lock_take(&shards[i].lock);
 }
 
 void hp_stacktab_reinit_all(void)
 {
 	for (int i = 0; i < NSHARDS; i++)
-		pthread_mutex_init(&shards[i].lock, NULL);
+		hp_lock_reset(&shards[i].lock);
 }
 
 void hp_stacktab_unlock_all(void)
 {
 	for (int i = NSHARDS - 1; i >= 0; i--)
-		pthread_mutex_unlock(&shards[i].lock);
+		hp_lock_give(&shards[i].lock);
 }
