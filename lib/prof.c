@@ -148,7 +148,7 @@ static void untrack(hp_stack *s, size_t size, double w)
 		hp_peak_change(-llround((double)size * w));
 }
 
-static void record(void *p, size_t size)
+static void record(void *p, size_t size, const uintptr_t *entry)
 {
 	uint64_t pcs[HP_DEPTH_MAX];
 	size_t rate = __atomic_load_n(&hp_rate, __ATOMIC_RELAXED);
@@ -157,7 +157,7 @@ static void record(void *p, size_t size)
 	hp_stack *s;
 
 	hp_livemap_prefetch((uintptr_t)p);	/* its line loads while the stack is captured */
-	depth = hp_unwind_capture(pcs, config.depth);
+	depth = hp_unwind_capture_at(entry, pcs, config.depth);
 	s = track(pcs, (uint32_t)depth, size, w);
 
 	hp_trigger_allocated((uint64_t)((double)size * w));
@@ -219,7 +219,37 @@ static void pin_class(void *p)
 		hp_arena_free(pin);
 }
 
-void *hp_prof_alloc(size_t size, size_t align, int zero)
+/* hp_prof_alloc itself: a stub that hands hp_prof_alloc_at the registers its caller will
+ * have after the call returns: the return address, the stack pointer after the return
+ * and rbp (callee-saved: the caller's). The entry points reach it by a tail jump (malloc:
+ * `jmp hp_prof_alloc`), so these are the program's own registers at its call of malloc,
+ * and the walk starts there instead of stepping over the profiler's three frames (about
+ * 130 instructions of a sampled block). Its CFI describes its frame, for libunwind's
+ * walks, which start from inside the profiler. */
+void *hp_prof_alloc_at(size_t size, size_t align, int zero, const uintptr_t *entry);
+__asm__(".text\n"
+	".p2align 4\n"
+	".globl hp_prof_alloc\n"
+	".hidden hp_prof_alloc\n"
+	".type hp_prof_alloc, @function\n"
+	"hp_prof_alloc:\n"
+	"\t.cfi_startproc\n"
+	"\tsubq $40, %rsp\n"		/* 16-byte aligned again at the call below */
+	"\t.cfi_adjust_cfa_offset 40\n"
+	"\tmovq 40(%rsp), %rax\n"	/* entry[0]: the return address */
+	"\tmovq %rax, 0(%rsp)\n"
+	"\tleaq 48(%rsp), %rax\n"	/* entry[1]: the stack pointer after the return */
+	"\tmovq %rax, 8(%rsp)\n"
+	"\tmovq %rbp, 16(%rsp)\n"	/* entry[2] */
+	"\tmovq %rsp, %rcx\n"
+	"\tcall hp_prof_alloc_at\n"
+	"\taddq $40, %rsp\n"
+	"\t.cfi_adjust_cfa_offset -40\n"
+	"\tret\n"
+	"\t.cfi_endproc\n"
+	".size hp_prof_alloc, .-hp_prof_alloc\n");
+
+void *hp_prof_alloc_at(size_t size, size_t align, int zero, const uintptr_t *entry)
 {
 	int saved = errno, in_range;
 	void *p;
@@ -237,7 +267,7 @@ void *hp_prof_alloc(size_t size, size_t align, int zero)
 		hp_je_leave();
 	}
 	if (in_range)
-		record(p, size);	/* unwinding and the tables: signals not blocked */
+		record(p, size, entry);	/* unwinding and the tables: signals not blocked */
 	hp_guard_exit();
 	errno = p ? saved : ENOMEM;	/* mallocx does not set errno */
 	return p;
@@ -275,7 +305,7 @@ void *hp_prof_resize(void *p, size_t n, int sampled)
 	if (found)
 		untrack(l.stack, l.size, l.weight);
 	if (sampled)
-		record(p, n);
+		record(p, n, NULL);
 	hp_guard_exit();
 	errno = saved;
 	return p;

@@ -1109,46 +1109,50 @@ static int at_sigreturn(uintptr_t ip)
 	return readable(ip, sizeof(code)) && memcmp((const void *)ip, code, sizeof(code)) == 0;
 }
 
-/* The walk by compact rules alone, from the registers r (ip, sp, bp). Returns how many frames it
- * filled, or -1 when a frame needs libunwind (no rule yet, or not an ordinary shape): the
- * caller then walks again the slow way, which makes the missing rules. */
-static int fast_walk(const uintptr_t r0[3], uint64_t *pcs, int max)
+/* The walk by compact rules alone, from the registers r0 (ip, sp, bp) of a frame: its ip is
+ * the first pc recorded unless it is inside heapprof, whose frames are stepped over first.
+ * Words from lo (the current stack pointer) up to the top of the thread's stack are mapped
+ * (live frames of this thread: see find_stack); a read anywhere else goes through
+ * readable(). Returns how many frames it filled, or -1 when a frame needs libunwind (no
+ * rule yet, or not an ordinary shape): the caller then walks again the slow way, which
+ * makes the missing rules. */
+static int fast_walk(const uintptr_t r0[3], uintptr_t lo, uint64_t *pcs, int max)
 {
 	uintptr_t ip = r0[0], sp = r0[1], bp = r0[2];
 	unsigned long long subs = walk_snap->subs;
-	/* The words between this walk's stack pointer and the top of the thread's stack are
-	 * mapped (live frames of this thread: see find_stack); a read anywhere else goes
-	 * through readable(). */
-	uintptr_t lo = r0[1], n_trusted = trust_hi > lo + sizeof(uintptr_t) ?
-						trust_hi - lo - sizeof(uintptr_t) + 1 : 0;
-	int n = 0, self = 1;
+	uintptr_t n_trusted = trust_hi > lo + sizeof(uintptr_t) ?
+				      trust_hi - lo - sizeof(uintptr_t) + 1 : 0;
+	const memo_slot *m;
+	int n = 0;
 
 	if (memo_subs != subs) {
 		memset(memo, 0, sizeof(memo));
 		memo_subs = subs;
 	}
-	while (n < max) {
-		const memo_slot *m = memo_get(ip - 1, subs);
-
-		if (!m)
+	while (ip >= self_lo && ip < self_hi) {
+		if (!(m = memo_get(ip - 1, subs)))
 			return -1;
-		if (m->flags & M_END)
-			break;
-		if (!memo_step(m, lo, n_trusted, &ip, &sp, &bp))
-			break;	/* the slow step stops here too */
-		if (ip == 0)
-			break;
-		if (self) {
-			if (ip >= self_lo && ip < self_hi)
-				continue;	/* still inside heapprof */
-			self = 0;
-		}
+		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp) || ip == 0)
+			return 0;	/* the slow step stops here too */
+	}
+	for (;;) {
 		pcs[n++] = ip;
+		if (n == max)
+			break;
+		if (!(m = memo_get(ip - 1, subs)))
+			return -1;
+		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp) || ip == 0)
+			break;
 	}
 	return n;
 }
 
 int hp_unwind_capture(uint64_t *pcs, int max)
+{
+	return hp_unwind_capture_at(NULL, pcs, max);
+}
+
+int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 {
 	unw_context_t uc;
 	unw_cursor_t cur;
@@ -1165,7 +1169,7 @@ int hp_unwind_capture(uint64_t *pcs, int max)
 	if (!stack_found)
 		find_stack();
 	trust_hi = walk_sp >= stack_lo && walk_sp < stack_hi ? stack_hi : 0;
-	if (!list_stale && (n = fast_walk(r0, pcs, max)) >= 0)
+	if (!list_stale && (n = fast_walk(entry ? entry : r0, r0[1], pcs, max)) >= 0)
 		goto out;
 	n = 0;
 	/* The slow walk starts where the fast one did, so that the rules it makes are the

@@ -14,6 +14,12 @@ int hp_unwind_init(void);
  * profiler lock; must be called with the thread's re-entrancy guard set. */
 int hp_unwind_capture(uint64_t *pcs, int max);
 
+/* The same from entry (when not NULL): the return address, stack pointer after the return
+ * and rbp of a call into the library made by the calling thread, still under way (see
+ * hp_prof_alloc): the walk starts there rather than stepping over the library's own
+ * frames. Frames of the library at entry are still skipped. */
+int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max);
+
 /* An object (shared library) that was unloaded after frames in it were recorded. */
 typedef struct hp_unloaded {
 	const char *path;
