@@ -43,6 +43,7 @@ typedef struct shard {
 	slot *slots;			/* guarded by lock; mask + 1 long, a power of two */
 	size_t mask;			/* guarded by lock */
 	size_t count;			/* guarded by lock; <= mask */
+	size_t limit;			/* guarded by lock; limit_of(mask + 1) */
 	unsigned shift;			/* guarded by lock; 64 - log2(mask + 1) */
 } __attribute__((aligned(64))) shard;
 
@@ -55,6 +56,8 @@ static struct {
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int ready;	/* atomic: init_shards has run (a load instead of pthread_once's call) */
 
+static size_t limit_of(size_t cap);
+
 static void init_shards(void)
 {
 	for (int i = 0; i < NSHARDS; i++) {
@@ -62,6 +65,7 @@ static void init_shards(void)
 		tab.sh[i].slots = tab.initial[i];
 		tab.sh[i].mask = INITIAL_SLOTS - 1;
 		tab.sh[i].shift = 64 - INITIAL_LG;
+		tab.sh[i].limit = limit_of(INITIAL_SLOTS);
 	}
 	hp_mem_static(HP_MEM_LIVE, &tab, sizeof(tab));
 	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
@@ -133,6 +137,7 @@ static int grow(shard *sh, size_t old_cap)
 				place(ns, n - 1, sh->shift - 1, &old[i]);
 		__atomic_store_n(&sh->slots, ns, __ATOMIC_RELAXED);
 		sh->mask = n - 1;
+		sh->limit = limit_of(n);
 		__atomic_store_n(&sh->shift, sh->shift - 1, __ATOMIC_RELAXED);
 		ns = NULL;
 	}
@@ -188,7 +193,7 @@ int hp_livemap_insert(uintptr_t addr, struct hp_stack *stack, size_t size, doubl
 		}
 	}
 	place(sh->slots, sh->mask, sh->shift, &e);
-	if (++sh->count > limit_of(sh->mask + 1))
+	if (++sh->count > sh->limit)
 		grow_from = sh->mask + 1;
 	hp_lock_give(&sh->lock);
 	if (grow_from)

@@ -53,13 +53,23 @@ uint64_t hp_stack_hash(const uint64_t *pcs, uint32_t depth)
 	return h ^ (h >> 32);
 }
 
+/* Equal frames: inline, since the stacks are short and equal when the hashes are (memcmp's
+ * call and set-up cost more than the loop). */
+static inline int same_pcs(const uint64_t *a, const uint64_t *b, uint32_t depth)
+{
+	uint64_t diff = 0;
+
+	for (uint32_t i = 0; i < depth; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
 static hp_stack *find(shard *sh, uint64_t h, const uint64_t *pcs, uint32_t depth)
 {
 	hp_stack *s = sh->buckets[(h >> 6) & (sh->nbuckets - 1)];
 
 	for (; s; s = s->next)
-		if (s->hash == h && s->depth == depth &&
-		    memcmp(s->pcs, pcs, depth * sizeof(*pcs)) == 0)
+		if (s->hash == h && s->depth == depth && same_pcs(s->pcs, pcs, depth))
 			return s;
 	return NULL;
 }
