@@ -212,7 +212,7 @@ static size_t check_shards(size_t *max_cap)
 		shard *sh = &tab.sh[i];
 		size_t n = 0;
 
-		pthread_mutex_lock(&sh->lock);
+		hp_lock_take(&sh->lock);
 		for (size_t j = 0; j <= sh->mask; j++) {
 			const slot *e = &sh->slots[j];
 
@@ -230,7 +230,7 @@ static size_t check_shards(size_t *max_cap)
 		faults += n != sh->count || n > sh->mask;
 		if (max_cap && sh->mask + 1 > *max_cap)
 			*max_cap = sh->mask + 1;
-		pthread_mutex_unlock(&sh->lock);
+		hp_lock_give(&sh->lock);
 	}
 	return faults;
 }
@@ -239,9 +239,9 @@ static size_t shard_count(int i)
 {
 	size_t n;
 
-	pthread_mutex_lock(&tab.sh[i].lock);
+	hp_lock_take(&tab.sh[i].lock);
 	n = tab.sh[i].count;
-	pthread_mutex_unlock(&tab.sh[i].lock);
+	hp_lock_give(&tab.sh[i].lock);
 	return n;
 }
 

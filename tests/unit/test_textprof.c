@@ -665,7 +665,9 @@ static void test_large(void)
 		lines += buf[i] == '\n';
 	ok(err == 0 && lines == N + 4, "large profile: 100k stacks of depth 32 encoded, %zu lines, "
 	   "%.1f MB", lines, (double)len / 1e6);
-	ok(ms < 3000, "large profile: encoded in %.0f ms (< 3 s)", ms);
+	/* Not a speed check (bench/ measures speed): a quadratic encoder would take hours. */
+	ok(ms < 60000, "large profile: encoded in %.0f ms (no blow-up: < 60 s, sanitizers included)",
+	   ms);
 	hp_ifree_k(HP_MEM_DUMP, buf);
 	ok(hp_mem_bytes(HP_MEM_DUMP) == before, "large profile: the buffer is the only "
 	   "allocation (%zu bytes left)", hp_mem_bytes(HP_MEM_DUMP) - before);
