@@ -492,20 +492,38 @@ static inline void memo_fill(memo_slot *m, uintptr_t key, uint64_t w)
 		   ((w >> 27) & 1 ? M_BP_SAVED : 0);
 }
 
-static inline memo_slot *memo_get(uintptr_t key, unsigned long long subs)
+/* A rule not in this thread's memo: from the shared table into slot m, or NULL. Out of
+ * the walk's loop (as is read_checked), so that the loop keeps its registers. */
+static __attribute__((noinline)) memo_slot *memo_miss(memo_slot *m, uintptr_t key,
+						       unsigned long long subs)
 {
-	memo_slot *m = &memo[(key ^ (key >> 9)) & (MEMO_SLOTS - 1)];
 	uint64_t w;
 
-	if (__builtin_expect(m->key == key, 1))
-		return m;
 	if (!packed_get(key, subs, &w))
 		return NULL;
 	memo_fill(m, key, w);
 	return m;
 }
 
+static inline memo_slot *memo_get(memo_slot *base, uintptr_t key, unsigned long long subs)
+{
+	memo_slot *m = &base[(key ^ (key >> 9)) & (MEMO_SLOTS - 1)];
+
+	if (__builtin_expect(m->key == key, 1))
+		return m;
+	return memo_miss(m, key, subs);
+}
+
 static int readable(uintptr_t a, size_t len);
+
+/* *v = the word at a, if readable() says it can be read. */
+static __attribute__((noinline, cold)) int read_checked(uintptr_t a, uintptr_t *v)
+{
+	if (!readable(a, sizeof(uintptr_t)))
+		return 0;
+	*v = *(const uintptr_t *)a;
+	return 1;
+}
 
 /* One frame by m (not M_END), the one step of the fast walk: *ip, *sp and *bp become the
  * caller's. A word at a with a - lo < n is trusted to be mapped (this thread's stack
@@ -518,14 +536,22 @@ static inline __attribute__((always_inline)) int memo_step(const memo_slot *m, u
 	uintptr_t cfa = ((m->flags & M_CFA_SP) ? *sp : *bp) + (uintptr_t)(intptr_t)m->cfa_off;
 	uintptr_t a = cfa + (uintptr_t)(intptr_t)m->ra_off8 * sizeof(uintptr_t);
 
-	if (!(a - lo < n || readable(a, sizeof(uintptr_t))))
+	uintptr_t v;
+
+	if (__builtin_expect(a - lo < n, 1))
+		*ip = *(const uintptr_t *)a;
+	else if (read_checked(a, &v))
+		*ip = v;	/* (through v: the loop's ip stays in a register) */
+	else
 		return 0;
-	*ip = *(const uintptr_t *)a;
 	if (m->flags & M_BP_SAVED) {
 		a = cfa + (uintptr_t)(intptr_t)m->bp_off;
-		if (!(a - lo < n || readable(a, sizeof(uintptr_t))))
+		if (__builtin_expect(a - lo < n, 1))
+			*bp = *(const uintptr_t *)a;
+		else if (read_checked(a, &v))
+			*bp = v;
+		else
 			return 0;
-		*bp = *(const uintptr_t *)a;
 	}
 	*sp = cfa;
 	return 1;
@@ -1116,12 +1142,14 @@ static int at_sigreturn(uintptr_t ip)
  * readable(). Returns how many frames it filled, or -1 when a frame needs libunwind (no
  * rule yet, or not an ordinary shape): the caller then walks again the slow way, which
  * makes the missing rules. */
-static int fast_walk(const uintptr_t r0[3], uintptr_t lo, uint64_t *pcs, int max)
+static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t lo, uint64_t *pcs,
+					     int max)
 {
 	uintptr_t ip = r0[0], sp = r0[1], bp = r0[2];
 	unsigned long long subs = walk_snap->subs;
 	uintptr_t n_trusted = trust_hi > lo + sizeof(uintptr_t) ?
 				      trust_hi - lo - sizeof(uintptr_t) + 1 : 0;
+	memo_slot *base = memo;	/* this thread's: its address once, not a TLS lookup a frame */
 	const memo_slot *m;
 	int n = 0;
 
@@ -1130,7 +1158,7 @@ static int fast_walk(const uintptr_t r0[3], uintptr_t lo, uint64_t *pcs, int max
 		memo_subs = subs;
 	}
 	while (ip >= self_lo && ip < self_hi) {
-		if (!(m = memo_get(ip - 1, subs)))
+		if (!(m = memo_get(base, ip - 1, subs)))
 			return -1;
 		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp) || ip == 0)
 			return 0;	/* the slow step stops here too */
@@ -1139,7 +1167,7 @@ static int fast_walk(const uintptr_t r0[3], uintptr_t lo, uint64_t *pcs, int max
 		pcs[n++] = ip;
 		if (n == max)
 			break;
-		if (!(m = memo_get(ip - 1, subs)))
+		if (!(m = memo_get(base, ip - 1, subs)))
 			return -1;
 		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp) || ip == 0)
 			break;
