@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -60,6 +61,7 @@ typedef struct object {
 	uintptr_t seg_lo[MAX_SEGS], seg_hi[MAX_SEGS];	/* readable segments */
 	int nsegs;
 	int has_table;
+	int permanent;					/* loaded at start-up: never unloaded */
 	unw_dyn_info_t di;				/* its .eh_frame_hdr search table */
 } object;
 
@@ -222,6 +224,136 @@ static void identify(struct dl_phdr_info *info, object *o)
 	o->build_id_len = hp_phdr_build_id(info, o->build_id);
 }
 
+/* --- start-up objects ------------------------------------------------------------------
+ * glibc unloads only objects that dlopen loaded: the program, the objects preloaded
+ * (LD_PRELOAD) and what they need (DT_NEEDED, transitively) are loaded at start-up and
+ * stay until exit, as do the loader and the vDSO. They come first in the loader's list,
+ * in load order, each after an object that needed it; dlopen appends after them. So an
+ * object counts as permanent only while the list is such a prefix: the first object (the
+ * program), the vDSO, or an object whose name (DT_SONAME or its file's name) is a
+ * DT_NEEDED entry of a permanent object or a preloaded name not yet matched (a match
+ * takes every entry of that name). The first object that is none of these ends the
+ * prefix: every object after it is taken as one dlopen may unload. A rule made for a
+ * return address in a permanent object holds whatever is loaded or unloaded later, so a
+ * walk through such objects alone needs no look at the loader's list
+ * (hp_unwind_capture_at). */
+#define MAX_NAMES 256
+static const char *start_names[MAX_NAMES];	/* during a rebuild, under refresh_lock */
+static int nstart_names, start_broken;
+static char preload[4096];			/* LD_PRELOAD as it was at the first rebuild */
+static int preload_read;
+
+static int in_segs(const object *o, uintptr_t a, size_t len)
+{
+	for (int i = 0; i < o->nsegs; i++)
+		if (a >= o->seg_lo[i] && a + len >= a && a + len <= o->seg_hi[i])
+			return 1;
+	return 0;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* The string at off in a string table of o (tab, sz bytes), when it lies in o's segments. */
+static const char *dyn_str(const object *o, uintptr_t tab, size_t sz, size_t off)
+{
+	const char *str = (const char *)(tab + off);
+
+	if (!tab || off >= sz || !in_segs(o, tab, sz) || !memchr(str, 0, sz - off))
+		return NULL;
+	return str;
+}
+
+static void add_start_name(const char *name)
+{
+	if (nstart_names < MAX_NAMES)
+		start_names[nstart_names++] = name;
+	else
+		start_broken = 1;	/* too many to follow: no more permanent objects */
+}
+
+/* A rebuild starts: the names the first objects after the program may have. */
+static void start_names_reset(void)
+{
+	const char *env;
+
+	nstart_names = 0;
+	start_broken = 0;
+	if (!preload_read) {
+		preload_read = 1;
+		if ((env = getenv("LD_PRELOAD")) != NULL && strlen(env) < sizeof(preload))
+			strcpy(preload, env);
+		for (char *c = preload; *c; c++)
+			if (*c == ' ' || *c == ':' || *c == '\t')
+				*c = '\0';
+	}
+	for (char *c = preload; c < preload + sizeof(preload);)	/* NUL-padded: ends in NUL */
+		if (*c) {
+			add_start_name(c);
+			c += strlen(c);
+		} else {
+			c++;
+		}
+}
+
+/* Sets o->permanent (see above); `first` for the first object of the list. Under the
+ * loader's lock, so the object's dynamic section and strings are mapped. */
+static void mark_startup(const struct dl_phdr_info *info, object *o, int first)
+{
+	const ElfW(Dyn) *dyn = NULL, *d;
+	uintptr_t strtab = 0, vdso = getauxval(AT_SYSINFO_EHDR);
+	size_t strsz = 0, soname = SIZE_MAX;
+	const char *name = NULL, *file = NULL;
+	int matched = first;
+
+	o->permanent = 0;
+	if (start_broken)
+		return;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	for (d = dyn; d && in_segs(o, (uintptr_t)d, sizeof(*d)) && d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_STRTAB)	/* relocated in place, except read-only ones (vDSO) */
+			strtab = d->d_un.d_ptr < info->dlpi_addr ? d->d_un.d_ptr + info->dlpi_addr
+								 : d->d_un.d_ptr;
+		else if (d->d_tag == DT_STRSZ)
+			strsz = d->d_un.d_val;
+		else if (d->d_tag == DT_SONAME)
+			soname = d->d_un.d_val;
+	if (soname != SIZE_MAX)
+		name = dyn_str(o, strtab, strsz, soname);
+	if (info->dlpi_name && info->dlpi_name[0])
+		file = base_name(info->dlpi_name);
+	if (vdso && (vdso == info->dlpi_addr || in_segs(o, vdso, 1)))
+		matched = 1;
+	for (int i = 0; i < nstart_names; i++) {
+		const char *want = start_names[i] ? base_name(start_names[i]) : NULL;
+
+		if (want && ((name && !strcmp(want, name)) || (file && !strcmp(want, file)))) {
+			start_names[i] = NULL;
+			matched = 1;
+		}
+	}
+	if (!matched) {
+		start_broken = 1;
+		return;
+	}
+	o->permanent = 1;
+	for (d = dyn; d && in_segs(o, (uintptr_t)d, sizeof(*d)) && d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_NEEDED) {
+			const char *need = dyn_str(o, strtab, strsz, d->d_un.d_val);
+
+			if (need)
+				add_start_name(need);
+			else
+				start_broken = 1;	/* a dependency it cannot name */
+		}
+}
+
 typedef struct generation {
 	unsigned long long adds, subs;
 } generation;
@@ -243,6 +375,7 @@ static int read_generation(struct dl_phdr_info *info, size_t size, void *arg)
  * rebuild too (the loader lock is recursive). */
 typedef struct rebuild {
 	int started, locked;
+	int objects;		/* seen so far (with or without text) */
 	generation gen;		/* of the loader's list, read under its lock */
 	snapshot *fresh;	/* the slot being filled */
 } rebuild;
@@ -263,15 +396,19 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 		    (rb->fresh = free_slot()) == NULL)
 			return 1;	/* done by another thread meanwhile, or no free slot */
 		rb->fresh->n = 0;
+		start_names_reset();
 	}
 	if (rb->fresh->n < MAX_OBJECTS) {
 		object *o = &rb->fresh->v[rb->fresh->n];
 
 		describe(info, o);
+		mark_startup(info, o, rb->objects++ == 0);
 		if (o->text_hi) {
 			identify(info, o);
 			rb->fresh->n++;
 		}
+	} else {
+		start_broken = 1;
 	}
 	return 0;
 }
@@ -323,7 +460,9 @@ static void retire_departed(const snapshot *fresh, snapshot *cur)
  * run. Slots are published once with a release store and read with acquire loads; entries
  * live as long as the process (bounded by its call sites). A rule holds for the loader's
  * unload count it was made at: after a dlclose the address may belong to another object,
- * so an older rule is made again (and the old one leaks: dlclose is rare).
+ * so an older rule is made again (and the old one leaks: dlclose is rare). A rule for an
+ * address in a permanent object (see "start-up objects") holds for good: it is marked
+ * perm, and a walk made of such rules alone needs no look at the loader's list.
  *
  * Most frames follow one of two shapes: the caller's stack pointer (the CFA) is the
  * stack or frame pointer plus a constant, the return address is saved at a constant
@@ -348,6 +487,7 @@ typedef struct rule {
 	struct rule *next;	/* the slot's chain (immutable once published) */
 	uintptr_t key;		/* return address - 1 */
 	unsigned long long subs;	/* the loader's unload count it is valid for */
+	int perm;		/* key is in a permanent object: the rule holds whatever the count */
 	fast_rule f;
 	size_t size;
 	unsigned char state[];	/* libunwind's dwarf_reg_state for the row holding key */
@@ -392,7 +532,7 @@ static void rule_added(void)
 /* The compact rules again, 16 bytes a slot in a two-way table of their own: a fast step then
  * touches one cache line for its rule instead of two (the slot, then the rule), and on a
  * program with many call sites (python) those misses were most of a walk. A slot is the
- * key and one word: the loader's unload count (low 24 bits), the kind and flags, and the
+ * key and one word: the loader's unload count (low 23 bits), perm, the kind and flags, the
  * offsets (a rule whose offsets do not fit is not packed: libunwind does that frame).
  * The key doubles as the slot's lock: a writer swaps it for PACK_BUSY, stores the word,
  * then stores the new key with release; a reader loads the key, the word, and the key
@@ -402,17 +542,19 @@ typedef struct packed_slot {
 	uint64_t word;
 } packed_slot;
 #define PACK_BUSY UINTPTR_MAX
+#define PACK_SUBS 0x7fffffu	/* the unload count's bits in a word; bit 23: the rule's perm */
 static packed_slot packed[RULE_SLOTS];
 
-static int pack(const fast_rule *f, unsigned long long subs, uint64_t *w)
+static int pack(const fast_rule *f, unsigned long long subs, int perm, uint64_t *w)
 {
 	if (f->kind == FAST_STEP &&
 	    (f->cfa_off != (int16_t)f->cfa_off || f->ra_off % 8 || f->bp_off % 8 ||
 	     f->ra_off / 8 != (int8_t)(f->ra_off / 8) || f->bp_off / 8 < -2048 ||
 	     f->bp_off / 8 > 2047))
 		return 0;
-	*w = (subs & 0xffffff) | (uint64_t)f->kind << 24 | (uint64_t)f->cfa_sp << 26 |
-	     (uint64_t)f->bp_saved << 27 | (uint64_t)(uint16_t)f->cfa_off << 28 |
+	*w = (subs & PACK_SUBS) | (uint64_t)!!perm << 23 | (uint64_t)f->kind << 24 |
+	     (uint64_t)f->cfa_sp << 26 | (uint64_t)f->bp_saved << 27 |
+	     (uint64_t)(uint16_t)f->cfa_off << 28 |
 	     (uint64_t)(uint8_t)(f->ra_off / 8) << 44 | (uint64_t)(f->bp_off / 8 & 0xfff) << 52;
 	return 1;
 }
@@ -423,7 +565,7 @@ static void packed_put(const rule *r)
 	uintptr_t k;
 	uint64_t w;
 
-	if (r->f.kind == FAST_NONE || !pack(&r->f, r->subs, &w))
+	if (r->f.kind == FAST_NONE || !pack(&r->f, r->subs, r->perm, &w))
 		return;
 	/* Two ways: the key's own slot if it has one, else an empty one, else the way the
 	 * key's bit 4 picks (two hot keys of one set then both stay). */
@@ -458,7 +600,7 @@ static inline int packed_get(uintptr_t key, unsigned long long subs, uint64_t *w
 		return 0;
 	w = __atomic_load_n(&s->word, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (__atomic_load_n(&s->key, __ATOMIC_RELAXED) != key || (w & 0xffffff) != (subs & 0xffffff))
+	if (__atomic_load_n(&s->key, __ATOMIC_RELAXED) != key || (w & PACK_SUBS) != (subs & PACK_SUBS))
 		return 0;
 	*word = w;
 	return 1;
@@ -469,7 +611,7 @@ static inline int packed_get(uintptr_t key, unsigned long long subs, uint64_t *w
  * It holds for one unload count of the loader (memo_subs): a walk under another one
  * empties it first. */
 #define MEMO_SLOTS 256
-enum { M_END = 1, M_CFA_SP = 2, M_BP_SAVED = 4 };
+enum { M_END = 1, M_CFA_SP = 2, M_BP_SAVED = 4, M_PERM = 8 };
 typedef struct memo_slot {
 	uintptr_t key;		/* 0: empty (a return address is never 1) */
 	int32_t cfa_off;
@@ -489,7 +631,7 @@ static inline void memo_fill(memo_slot *m, uintptr_t key, uint64_t w)
 	m->bp_off = (int16_t)(((int32_t)(w >> 32) >> 20) * 8);
 	m->ra_off8 = (int8_t)(w >> 44);
 	m->flags = (((w >> 24) & 3) == FAST_END ? M_END : 0) | ((w >> 26) & 1 ? M_CFA_SP : 0) |
-		   ((w >> 27) & 1 ? M_BP_SAVED : 0);
+		   ((w >> 27) & 1 ? M_BP_SAVED : 0) | ((w >> 23) & 1 ? M_PERM : 0);
 }
 
 /* A rule not in this thread's memo: from the shared table into slot m, or NULL. Out of
@@ -612,6 +754,8 @@ static void compact(rule *r)
 	f->kind = FAST_STEP;
 }
 
+static const object *object_of(uintptr_t ip);
+
 typedef struct rule_search {
 	uintptr_t key;
 	rule *found;
@@ -620,6 +764,7 @@ typedef struct rule_search {
 static int keep_row(void *token, void *data, size_t size, unw_word_t lo, unw_word_t hi)
 {
 	rule_search *rs = token;
+	const object *o;
 	rule *r;
 
 	if (rs->found || rs->key < lo || rs->key >= hi)
@@ -629,6 +774,7 @@ static int keep_row(void *token, void *data, size_t size, unw_word_t lo, unw_wor
 	memset(r, 0, sizeof(*r));
 	r->key = rs->key;
 	r->subs = walk_snap->subs;
+	r->perm = (o = object_of(rs->key)) != NULL && o->permanent;
 	r->size = size;
 	memcpy(r->state, data, size);
 	compact(r);
@@ -652,7 +798,7 @@ static void check_compact(rule *r, unw_cursor_t *cur, int stepped, uintptr_t sp0
 			r->f.kind = FAST_NONE;
 		return;
 	}
-	if (r->f.kind != FAST_STEP || !pack(&r->f, r->subs, &w))
+	if (r->f.kind != FAST_STEP || !pack(&r->f, r->subs, r->perm, &w))
 		return;
 	if (stepped <= 0 || unw_get_reg(cur, UNW_REG_IP, &ip1) != 0 ||
 	    unw_get_reg(cur, UNW_X86_64_RSP, &sp1) != 0 ||
@@ -815,7 +961,7 @@ static void refresh_objects(void)
 	iterate(read_generation, &g);
 	cur = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
 	if (!cur || g.adds != cur->adds || g.subs != cur->subs) {
-		rebuild rb = { 0, 0, { 0, 0 }, NULL };
+		rebuild rb = { 0, 0, 0, { 0, 0 }, NULL };
 
 		iterate(collect, &rb);
 		if (rb.locked) {
@@ -1143,7 +1289,7 @@ static int at_sigreturn(uintptr_t ip)
  * rule yet, or not an ordinary shape): the caller then walks again the slow way, which
  * makes the missing rules. */
 static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t lo, uint64_t *pcs,
-					     int max)
+					     int max, int *perm_only)
 {
 	uintptr_t ip = r0[0], sp = r0[1], bp = r0[2];
 	unsigned long long subs = walk_snap->subs;
@@ -1151,6 +1297,7 @@ static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t 
 				      trust_hi - lo - sizeof(uintptr_t) + 1 : 0;
 	memo_slot *base = memo;	/* this thread's: its address once, not a TLS lookup a frame */
 	const memo_slot *m;
+	unsigned perm = M_PERM;
 	int n = 0;
 
 	if (memo_subs != subs) {
@@ -1160,8 +1307,11 @@ static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t 
 	while (ip >= self_lo && ip < self_hi) {
 		if (!(m = memo_get(base, ip - 1, subs)))
 			return -1;
-		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp) || ip == 0)
+		perm &= m->flags;
+		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp) || ip == 0) {
+			*perm_only = perm != 0;
 			return 0;	/* the slow step stops here too */
+		}
 	}
 	for (;;) {
 		pcs[n++] = ip;
@@ -1169,9 +1319,11 @@ static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t 
 			break;
 		if (!(m = memo_get(base, ip - 1, subs)))
 			return -1;
+		perm &= m->flags;
 		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp) || ip == 0)
 			break;
 	}
+	*perm_only = perm != 0;
 	return n;
 }
 
@@ -1186,19 +1338,43 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 	unw_cursor_t cur;
 	unw_word_t ip;
 	uintptr_t r0[3];
-	int n = 0;
+	int n = 0, perm = 0;
 
 	if (!ready || max <= 0 || !read_enter(READ_WAIT_MS))
 		return 0;
-	refresh_objects();
-	last_lo = last_hi = 0;	/* the list may have changed since this thread's last walk */
 	hp_unwind_regs_here(r0);
 	walk_sp = r0[1] & ~(uintptr_t)4095;
 	if (!stack_found)
 		find_stack();
 	trust_hi = walk_sp >= stack_lo && walk_sp < stack_hi ? stack_hi : 0;
-	if (!list_stale && (n = fast_walk(entry ? entry : r0, r0[1], pcs, max)) >= 0)
+	/* First without asking the loader (a dl_iterate_phdr call, the loader's lock: about
+	 * 200 instructions, and a lock every thread shares): a walk through permanent objects
+	 * alone is right whatever dlopen and dlclose did since the list was last read. Until
+	 * the walk turns out to be one, it trusts no object segment (see readable()): the
+	 * list it has may be out of date. */
+	last_lo = last_hi = 0;
+	if ((walk_snap = pin()) != NULL) {
+		unsigned long long subs = walk_snap->subs;
+
+		list_stale = 1;
+		n = fast_walk(entry ? entry : r0, r0[1], pcs, max, &perm);
+		if (n >= 0 && perm)
+			goto out;
+		unpin(walk_snap);
+		walk_snap = NULL;
+		last_lo = last_hi = 0;
+		refresh_objects();
+		if (!list_stale && walk_snap->subs == subs) {
+			if (n >= 0)
+				goto out;	/* nothing unloaded since: its rules held */
+			goto slow;		/* a rule is missing: the same walk would miss it */
+		}
+	} else {
+		refresh_objects();
+	}
+	if (!list_stale && (n = fast_walk(entry ? entry : r0, r0[1], pcs, max, &perm)) >= 0)
 		goto out;
+slow:
 	n = 0;
 	/* The slow walk starts where the fast one did, so that the rules it makes are the
 	 * ones the fast walk looks for: the other registers are the same at both calls (this

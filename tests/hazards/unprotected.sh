@@ -29,6 +29,7 @@ no-atfork|tests/hazards/proc_fork.sh|forked children hang on profiler locks held
 no-xfsz|tests/hazards/out_fsize.sh|a profile past ulimit -f kills the program with SIGXFSZ|
 unsafe-write|tests/hazards/out_planted.sh|a planted symlink or FIFO at the profile's name is followed|
 no-secure|tests/hazards/setuid.sh|a set-uid program obeys the invoker's HEAPPROF|
+all-permanent|tests/hazards/unw_swap.sh|with every object taken as never unloaded, a plugin loaded where another was keeps the first one's frame rules: its stacks stop at its frame|
 "
 
 JE=$top_builddir/lib/libjemalloc_hp.a

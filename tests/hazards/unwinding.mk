@@ -8,6 +8,9 @@
 #   - allocates from functions without unwind info, with garbage in rbp
 #     (tests/progs/unw_nocfi, its sites in tests/progs/libunw_nocfi_fns.la);
 #   - allocates from generated code in an anonymous page it then unmaps (tests/progs/unw_jit);
+#   - loads two plugins in turn at one address, the same return address in each with a
+#     different frame (tests/progs/unw_swap, tests/progs/libunw_swap_a.la and _b.la from
+#     tests/progs/unw_swap_plugin.c);
 #   - allocates and frees in signal handlers that interrupt the profiler
 #     (tests/progs/unw_sigalloc: "polite" handlers allocate only outside malloc/free, the
 #     stress version adds "rude" ones that allocate whatever they interrupt).
@@ -24,7 +27,8 @@ UNW_PROGS = \
 	tests/progs/unw_churn \
 	tests/progs/unw_nocfi \
 	tests/progs/unw_jit \
-	tests/progs/unw_sigalloc
+	tests/progs/unw_sigalloc \
+	tests/progs/unw_swap
 check_PROGRAMS += $(UNW_PROGS)
 
 tests_progs_unw_phdr_SOURCES = tests/progs/unw_phdr.c
@@ -46,15 +50,29 @@ tests_progs_unw_sigalloc_SOURCES = tests/progs/unw_sigalloc.c
 tests_progs_unw_sigalloc_CFLAGS = $(HP_PROG_CFLAGS) -pthread
 tests_progs_unw_sigalloc_LDADD = -lpthread -lrt
 
+tests_progs_unw_swap_SOURCES = tests/progs/unw_swap.c
+tests_progs_unw_swap_CFLAGS = $(HP_PROG_CFLAGS)
+tests_progs_unw_swap_LDADD = -ldl
+
 # The plugin: a shared library dlopen'ed by path from the build tree (.libs/); the rpath
 # only makes libtool build it shared, it is never installed.
 # The sites without unwind info: a convenience library with its own flags (no unwind
 # tables, no frame pointer; tests/hazards/unwinding.sh checks that no .eh_frame entry
 # covers them, whatever CFLAGS add).
-check_LTLIBRARIES += tests/progs/libunw_plugin.la tests/progs/libunw_nocfi_fns.la
+check_LTLIBRARIES += tests/progs/libunw_plugin.la tests/progs/libunw_nocfi_fns.la \
+	tests/progs/libunw_swap_a.la tests/progs/libunw_swap_b.la
 tests_progs_libunw_plugin_la_SOURCES = tests/progs/unw_plugin.c
 tests_progs_libunw_plugin_la_CFLAGS = $(HP_PROG_CFLAGS)
 tests_progs_libunw_plugin_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+# The swap plugins: one source, two frame sizes, both under a page (no stack probes) and
+# over 127 bytes (the same instruction lengths), so that the code lines up; no frame
+# pointer, so that the frame rules differ (the stack pointer plus the frame size).
+tests_progs_libunw_swap_a_la_SOURCES = tests/progs/unw_swap_plugin.c
+tests_progs_libunw_swap_a_la_CFLAGS = $(AM_CFLAGS) -O2 -g -fomit-frame-pointer -DSWAP_FRAME=1024
+tests_progs_libunw_swap_a_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+tests_progs_libunw_swap_b_la_SOURCES = tests/progs/unw_swap_plugin.c
+tests_progs_libunw_swap_b_la_CFLAGS = $(AM_CFLAGS) -O2 -g -fomit-frame-pointer -DSWAP_FRAME=3072
+tests_progs_libunw_swap_b_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 tests_progs_libunw_nocfi_fns_la_SOURCES = tests/progs/unw_nocfi_fns.c tests/progs/unw_nocfi.h
 tests_progs_libunw_nocfi_fns_la_CFLAGS = $(AM_CFLAGS) -O2 -fno-asynchronous-unwind-tables \
 	-fno-unwind-tables -fomit-frame-pointer
@@ -62,7 +80,8 @@ tests_progs_libunw_nocfi_fns_la_CFLAGS = $(AM_CFLAGS) -O2 -fno-asynchronous-unwi
 TESTS += tests/hazards/unwinding.sh
 STRESS_TESTS += tests/hazards/unwinding_stress.sh
 EXTRA_DIST += tests/hazards/unwinding.sh tests/hazards/unw_deadlock.sh \
-	tests/hazards/unw_sigalloc.sh
+	tests/hazards/unw_sigalloc.sh tests/hazards/unw_swap.sh
 
 tests/hazards/unwinding.log tests/hazards/unwinding_stress.log: lib/libheapprof.la \
-	$(UNW_PROGS) tests/progs/libunw_plugin.la
+	$(UNW_PROGS) tests/progs/libunw_plugin.la tests/progs/libunw_swap_a.la \
+	tests/progs/libunw_swap_b.la

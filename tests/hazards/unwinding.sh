@@ -17,6 +17,11 @@
 #   4. tests/progs/unw_jit: allocations from generated code in an anonymous page, some with
 #      garbage in rbp, the page unmapped before the dump: no crash, every byte counted, each
 #      sample's first frame in the JIT page.
+#   6. tests/progs/unw_swap: two plugins loaded in turn at one address, with the same return
+#      address after a call of malloc but different frames there (tests/progs/
+#      unw_swap_plugin.c): every block's stack must go on through the plugin's frame to its
+#      caller, so a rule kept from the plugin unloaded before is not applied (heapprof takes
+#      only start-up objects as never unloaded: doc/DESIGN.md, "The fast walk").
 #   5. tests/progs/unw_sigalloc polite: per-thread timers every 200 us whose handlers free
 #      sampled blocks the interrupted code allocated at the same call site (so the handler
 #      may need the very shard lock the interrupted profiler holds), and malloc and free
@@ -37,7 +42,7 @@ set -u
 need_env
 need_go
 need_tool gzip timeout readelf nm
-need_prog unw_phdr unw_churn unw_nocfi unw_jit unw_sigalloc
+need_prog unw_phdr unw_churn unw_nocfi unw_jit unw_sigalloc unw_swap
 
 P=$top_builddir/tests/progs
 PLUGIN=$P/.libs/libunw_plugin.so
@@ -54,6 +59,7 @@ if [ "${UNW_STRESS:-0}" = 1 ]; then
 	JIT_GENS=40 JIT_CALLS=2000
 	SIG_ITERS=1500000 SIG_MIN=8000
 	RUDE_RUNS=12
+	SWAP_ROUNDS=400 SWAP_CALLS=50
 	LIMIT=300
 else
 	MODE=quick
@@ -63,6 +69,7 @@ else
 	JIT_GENS=4 JIT_CALLS=1000
 	SIG_ITERS=100000 SIG_MIN=1000
 	RUDE_RUNS=0
+	SWAP_ROUNDS=40 SWAP_CALLS=50
 	LIMIT=120
 fi
 LIMIT=${UNW_LIMIT:-$LIMIT}
@@ -426,12 +433,50 @@ test_sigalloc() {
 	done
 }
 
+# --- 6. two plugins in turn at one address --------------------------------------------------
+
+# in_stack RAWFILE LEAF FRAME...: alloc_objects summed over the samples whose leaf function is
+# LEAF and whose stack holds each FRAME after it, in that order.
+in_stack() {
+	local f=$1 leaf=$2
+	shift 2
+	samples "$f" | awk -v leaf="$leaf" -v want="$*" '
+		BEGIN { nw = split(want, w, " ") }
+		{
+			n = split($6, fr, ";")
+			if (fr[1] != leaf) next
+			k = 1
+			for (i = 2; i <= n && k <= nw; i++) if (fr[i] == w[k]) k++
+			if (k > nw) s += $1
+		}
+		END { printf "%.0f\n", s }'
+}
+
+test_swap() {
+	local a=$P/.libs/libunw_swap_a.so b=$P/.libs/libunw_swap_b.so calls at
+	run "swap without heapprof" plain "$tmp/swap-plain" \
+		"$P/unw_swap" "$a" "$b" "$SWAP_ROUNDS" "$SWAP_CALLS" 333
+	d=$tmp/swap
+	run "swap at rate=1" lib "$d" "$P/unw_swap" "$a" "$b" "$SWAP_ROUNDS" "$SWAP_CALLS" 333 ||
+		return
+	calls=$(out calls "$d")
+	at=$(out same_address "$d")
+	[ "${at:-0}" -ge $((SWAP_ROUNDS / 2)) ]
+	ok $? "swap: the two plugins took turns at one address (${at:-?} of $SWAP_ROUNDS rounds)"
+	readable_profile "swap" "$d/p.*.exit.pb.gz"
+	[ -n "$prof" ] || return
+	same "swap: every block from the plugins is recorded (at unw_swap_leaf)" \
+		"$(sum "$prof.raw" 1 unw_swap_leaf)" "$calls"
+	same "swap: and each one's stack goes on through the plugin's frame to unw_swap_call, main" \
+		"$(in_stack "$prof.raw" unw_swap_leaf unw_swap_call main)" "$calls"
+}
+
 # --- all of them -------------------------------------------------------------------------
 
-for t in ${UNW_ONLY:-phdr churn nocfi jit sigalloc}; do
+for t in ${UNW_ONLY:-phdr churn nocfi jit sigalloc swap}; do
 	case $t in
-	phdr | churn | nocfi | jit | sigalloc) "test_$t" ;;
-	*) fail "UNW_ONLY: unknown part $t (known: phdr churn nocfi jit sigalloc)" ;;
+	phdr | churn | nocfi | jit | sigalloc | swap) "test_$t" ;;
+	*) fail "UNW_ONLY: unknown part $t (known: phdr churn nocfi jit sigalloc swap)" ;;
 	esac
 done
 
