@@ -1338,9 +1338,10 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 	unw_cursor_t cur;
 	unw_word_t ip;
 	uintptr_t r0[3];
-	int n = 0, perm = 0;
+	unsigned long long subs = 0;
+	int n = 0, first = -1, tried = 0, perm = 0;
 
-	if (!ready || max <= 0 || !read_enter(READ_WAIT_MS))
+	if (!ready || max <= 0)
 		return 0;
 	hp_unwind_regs_here(r0);
 	walk_sp = r0[1] & ~(uintptr_t)4095;
@@ -1351,26 +1352,28 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 	 * 200 instructions, and a lock every thread shares): a walk through permanent objects
 	 * alone is right whatever dlopen and dlclose did since the list was last read. Until
 	 * the walk turns out to be one, it trusts no object segment (see readable()): the
-	 * list it has may be out of date. */
+	 * list it has may be out of date. Nor does it take the unwind lock: it calls neither
+	 * the loader nor libunwind, which is what that lock keeps fork away from. */
 	last_lo = last_hi = 0;
 	if ((walk_snap = pin()) != NULL) {
-		unsigned long long subs = walk_snap->subs;
-
+		subs = walk_snap->subs;
+		tried = 1;
 		list_stale = 1;
-		n = fast_walk(entry ? entry : r0, r0[1], pcs, max, &perm);
-		if (n >= 0 && perm)
-			goto out;
+		first = fast_walk(entry ? entry : r0, r0[1], pcs, max, &perm);
 		unpin(walk_snap);
 		walk_snap = NULL;
+		if (first >= 0 && perm)
+			return first;
 		last_lo = last_hi = 0;
-		refresh_objects();
-		if (!list_stale && walk_snap->subs == subs) {
-			if (n >= 0)
-				goto out;	/* nothing unloaded since: its rules held */
-			goto slow;		/* a rule is missing: the same walk would miss it */
-		}
-	} else {
-		refresh_objects();
+	}
+	if (!read_enter(READ_WAIT_MS))
+		return 0;
+	refresh_objects();
+	if (tried && !list_stale && walk_snap->subs == subs) {
+		n = first;
+		if (n >= 0)
+			goto out;	/* nothing unloaded since: its rules held */
+		goto slow;		/* a rule is missing: the same walk would miss it */
 	}
 	if (!list_stale && (n = fast_walk(entry ? entry : r0, r0[1], pcs, max, &perm)) >= 0)
 		goto out;
