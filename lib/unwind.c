@@ -611,7 +611,7 @@ static inline int packed_get(uintptr_t key, unsigned long long subs, uint64_t *w
  * It holds for one unload count of the loader (memo_subs): a walk under another one
  * empties it first. */
 #define MEMO_SLOTS 256
-enum { M_END = 1, M_CFA_SP = 2, M_BP_SAVED = 4, M_PERM = 8 };
+enum { M_END = 1, M_CFA_SP = 2, M_BP_SAVED = 4, M_PERM = 8, M_NORULE = 16 };
 typedef struct memo_slot {
 	uintptr_t key;		/* 0: empty (a return address is never 1) */
 	int32_t cfa_off;
@@ -670,10 +670,11 @@ static __attribute__((noinline, cold)) int read_checked(uintptr_t a, uintptr_t *
 /* One frame by m (not M_END), the one step of the fast walk: *ip, *sp and *bp become the
  * caller's. A word at a with a - lo < n is trusted to be mapped (this thread's stack
  * between the walk's start and its top: see find_stack); any other goes through
- * readable(). 0 when a word it needs cannot be read. */
+ * readable(). at[0] and at[1] get where ip and bp were read (at[1] 0: bp unchanged).
+ * 0 when a word it needs cannot be read. */
 static inline __attribute__((always_inline)) int memo_step(const memo_slot *m, uintptr_t lo,
 							    uintptr_t n, uintptr_t *ip,
-			    uintptr_t *sp, uintptr_t *bp)
+			    uintptr_t *sp, uintptr_t *bp, uintptr_t at[2])
 {
 	uintptr_t cfa = ((m->flags & M_CFA_SP) ? *sp : *bp) + (uintptr_t)(intptr_t)m->cfa_off;
 	uintptr_t a = cfa + (uintptr_t)(intptr_t)m->ra_off8 * sizeof(uintptr_t);
@@ -686,6 +687,8 @@ static inline __attribute__((always_inline)) int memo_step(const memo_slot *m, u
 		*ip = v;	/* (through v: the loop's ip stays in a register) */
 	else
 		return 0;
+	at[0] = a;
+	at[1] = 0;
 	if (m->flags & M_BP_SAVED) {
 		a = cfa + (uintptr_t)(intptr_t)m->bp_off;
 		if (__builtin_expect(a - lo < n, 1))
@@ -694,6 +697,7 @@ static inline __attribute__((always_inline)) int memo_step(const memo_slot *m, u
 			*bp = v;
 		else
 			return 0;
+		at[1] = a;
 	}
 	*sp = cfa;
 	return 1;
@@ -789,7 +793,7 @@ static int keep_row(void *token, void *data, size_t size, unw_word_t lo, unw_wor
 static void check_compact(rule *r, unw_cursor_t *cur, int stepped, uintptr_t sp0, uintptr_t bp0)
 {
 	unw_word_t ip1, sp1, bp1;
-	uintptr_t ip = 0, sp = sp0, bp = bp0;
+	uintptr_t ip = 0, sp = sp0, bp = bp0, at[2];
 	memo_slot m;
 	uint64_t w;
 
@@ -805,7 +809,7 @@ static void check_compact(rule *r, unw_cursor_t *cur, int stepped, uintptr_t sp0
 	    unw_get_reg(cur, UNW_X86_64_RBP, &bp1) != 0)
 		goto bad;
 	memo_fill(&m, r->key, w);
-	if (!memo_step(&m, 0, 0, &ip, &sp, &bp) || ip != ip1 || sp != sp1 || bp != bp1)
+	if (!memo_step(&m, 0, 0, &ip, &sp, &bp, at) || ip != ip1 || sp != sp1 || bp != bp1)
 		goto bad;
 	return;
 bad:
@@ -1281,24 +1285,97 @@ static int at_sigreturn(uintptr_t ip)
 	return readable(ip, sizeof(code)) && memcmp((const void *)ip, code, sizeof(code)) == 0;
 }
 
+/* The previous fast walk of this thread, frame by frame, so that the next one can take its
+ * outer part without stepping through it. Consecutive samples of a thread mostly share
+ * the frames from main (or the thread's start) to somewhere near the allocation, and a
+ * step is a chain of dependent loads (the rule, then the stack word it points at, then
+ * the next rule), while checking a frame of the last walk is two loads from addresses
+ * known in advance. A new walk that reaches a frame with the same registers (ip, sp, bp)
+ * as one of the last walk would, from there on, read the same stack words (at[] of each
+ * outer frame) and apply the same rules (same unload count); if every one of those words
+ * still holds what it held, the rest of the walk is the last one's. Words are compared
+ * only inside the trusted part of the stack (no read can fault).
+ * last[] holds the outermost frame first (last[0]), so that the part a new walk shares
+ * stays where it is; the new walk's own frames wait in fresh[] (innermost first) until it
+ * knows where they go. 6 KiB of each thread's static TLS. */
+#define REUSE_MAX 64
+typedef struct wframe {
+	uintptr_t ip, sp, bp;	/* the frame's registers (ip is the pc recorded) */
+	uintptr_t at[2];	/* where the step into it read ip and bp (see memo_step) */
+	unsigned char rflags;	/* the flags of the rule looked up at it (M_NORULE: none) */
+	unsigned char operm;	/* M_PERM if its rule and every outer frame's were permanent */
+	unsigned char obp;	/* the walk on from it reads its bp (else bp need not match) */
+} wframe;
+static __thread wframe last[REUSE_MAX], fresh[REUSE_MAX];
+static __thread int last_n;			/* frames in last[] (0: nothing to reuse) */
+static __thread int last_whole;			/* last[0] was the outermost frame */
+static __thread unsigned long long last_subs;	/* the unload count of their rules */
+/* Only for deep stacks: on a short one, recording and checking frames cost more than
+ * stepping through them (bench/churn, 4 frames: 16% slower at rate=1). A thread records
+ * its walks while its last walk had REUSE_MIN frames or more. */
+#define REUSE_MIN 8
+static __thread int reuse_on;
+
+/* The frames outside last[r] hold: every word they were read from is unchanged. */
+static int reusable(int r, uintptr_t lo, uintptr_t n)
+{
+	for (const wframe *f = &last[r - 1]; f >= last; f--)
+		if (f->at[0] - lo >= n || *(const uintptr_t *)f->at[0] != f->ip ||
+		    (f->at[1] && (f->at[1] - lo >= n || *(const uintptr_t *)f->at[1] != f->bp)))
+			return 0;
+	return 1;
+}
+
+/* After a walk: its k frames in fresh[] become the innermost of last[], outside which
+ * `kept` frames of last[] stay; whole when the outermost is the real one. */
+static void keep_walk(int k, int kept, int whole, unsigned long long subs)
+{
+	int total = kept + k, drop = total > REUSE_MAX ? total - REUSE_MAX : 0;
+
+	if (k > REUSE_MAX) {	/* fresh[] lost its outer frames */
+		last_n = 0;
+		return;
+	}
+	for (int i = k - 1; i >= drop; i--) {	/* outermost first: operm, obp */
+		wframe *f = &last[total - 1 - i];
+		int outer = total - 1 - i > 0;
+		unsigned fl;
+
+		*f = fresh[i];
+		fl = f->rflags;
+		f->operm = (fl & M_PERM) & (outer ? f[-1].operm : M_PERM);
+		/* bp is read for this frame's CFA, or carried to the next frame unless the
+		 * rule restores it from the stack (a word at[1] then checks) */
+		f->obp = (fl & M_NORULE) ||
+			 (!(fl & M_END) && (!(fl & M_CFA_SP) ||
+					    (!(fl & M_BP_SAVED) && (!outer || f[-1].obp))));
+	}
+	last_n = total - drop;	/* the innermost beyond REUSE_MAX dropped */
+	last_whole = whole;
+	last_subs = subs;
+}
+
 /* The walk by compact rules alone, from the registers r0 (ip, sp, bp) of a frame: its ip is
  * the first pc recorded unless it is inside heapprof, whose frames are stepped over first.
  * Words from lo (the current stack pointer) up to the top of the thread's stack are mapped
  * (live frames of this thread: see find_stack); a read anywhere else goes through
  * readable(). Returns how many frames it filled, or -1 when a frame needs libunwind (no
  * rule yet, or not an ordinary shape): the caller then walks again the slow way, which
- * makes the missing rules. */
-static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t lo, uint64_t *pcs,
-					     int max, int *perm_only)
+ * makes the missing rules. *perm_only: whether every rule it used (its own or the last
+ * walk's) was of a permanent object. */
+static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uintptr_t lo,
+						      uint64_t *pcs, int max, int *perm_only,
+						      const int rec)
 {
-	uintptr_t ip = r0[0], sp = r0[1], bp = r0[2];
+	uintptr_t ip = r0[0], sp = r0[1], bp = r0[2], at[2] = { 0, 0 };
 	unsigned long long subs = walk_snap->subs;
 	uintptr_t n_trusted = trust_hi > lo + sizeof(uintptr_t) ?
 				      trust_hi - lo - sizeof(uintptr_t) + 1 : 0;
 	memo_slot *base = memo;	/* this thread's: its address once, not a TLS lookup a frame */
+	wframe *fr = fresh;
 	const memo_slot *m;
 	unsigned perm = M_PERM;
-	int n = 0;
+	int n = 0, r = rec && last_subs == subs ? last_n - 1 : -1, whole;
 
 	if (memo_subs != subs) {
 		memset(memo, 0, sizeof(memo));
@@ -1308,23 +1385,65 @@ static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t 
 		if (!(m = memo_get(base, ip - 1, subs)))
 			return -1;
 		perm &= m->flags;
-		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp) || ip == 0) {
+		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp, at) ||
+		    ip == 0) {
 			*perm_only = perm != 0;
+			last_n = 0;
 			return 0;	/* the slow step stops here too */
 		}
 	}
 	for (;;) {
-		pcs[n++] = ip;
-		if (n == max)
+		pcs[n] = ip;
+		if (rec && n < REUSE_MAX)
+			fr[n] = (wframe){ ip, sp, bp, { at[0], at[1] }, M_PERM | M_NORULE, 0, 1 };
+		if (++n == max) {
+			whole = 0;
 			break;
+		}
+		while (r >= 0 && last[r].sp < sp)
+			r--;
+		if (r >= 0 && last[r].sp == sp && last[r].ip == ip && (!last[r].obp || last[r].bp == bp)) {
+			if (r + n <= max && (r + n == max || last_whole) && reusable(r, lo, n_trusted)) {
+				/* this walk's n frames (the last is last[r]), then last[r-1..0] */
+				perm &= last[r].operm;
+				if (n <= REUSE_MAX)
+					fr[n - 1].rflags = last[r].rflags;
+				for (int t = r - 1; t >= 0; t--)
+					pcs[n++] = last[t].ip;
+				*perm_only = perm != 0;
+				keep_walk(n - r, r, last_whole && n < max, subs);
+				return n;
+			}
+			r = -1;
+		}
 		if (!(m = memo_get(base, ip - 1, subs)))
 			return -1;
 		perm &= m->flags;
-		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp) || ip == 0)
+		if (rec && n <= REUSE_MAX)
+			fr[n - 1].rflags = m->flags & (M_END | M_CFA_SP | M_BP_SAVED | M_PERM);
+		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp, at) ||
+		    ip == 0) {
+			whole = (m->flags & M_END) || ip == 0;
 			break;
+		}
 	}
 	*perm_only = perm != 0;
+	if (rec && n >= REUSE_MIN)
+		keep_walk(n, 0, whole, subs);
+	else
+		last_n = 0;
+	reuse_on = n >= REUSE_MIN;
 	return n;
+}
+
+/* The walk, in two copies: recording frames for the next walk (after a deep one), and
+ * not (the loop then keeps nothing but its registers). */
+static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t lo, uint64_t *pcs,
+					     int max, int *perm_only)
+{
+	if (reuse_on)
+		return walk(r0, lo, pcs, max, perm_only, 1);
+	return walk(r0, lo, pcs, max, perm_only, 0);
 }
 
 int hp_unwind_capture(uint64_t *pcs, int max)

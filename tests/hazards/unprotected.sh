@@ -30,6 +30,7 @@ no-xfsz|tests/hazards/out_fsize.sh|a profile past ulimit -f kills the program wi
 unsafe-write|tests/hazards/out_planted.sh|a planted symlink or FIFO at the profile's name is followed|
 no-secure|tests/hazards/setuid.sh|a set-uid program obeys the invoker's HEAPPROF|
 all-permanent|tests/hazards/unw_swap.sh|with every object taken as never unloaded, a plugin loaded where another was keeps the first one's frame rules: its stacks stop at its frame|
+reuse-unchecked|tests/integration/unwind_shapes.sh|with the last walk's outer frames taken unchecked, a call site reached from another caller at the same stack depth gets the first caller's frames|
 "
 
 JE=$top_builddir/lib/libjemalloc_hp.a

@@ -4,8 +4,8 @@
  *   unw_swap PLUGIN_A PLUGIN_B ROUNDS CALLS SIZE
  *
  * ROUNDS times: dlopen PLUGIN_A (then PLUGIN_B in the next round, and so on), call its
- * unw_swap_leaf(SIZE) CALLS times from unw_swap_call (a function of this program), dlclose
- * it. See tests/progs/unw_swap_plugin.c: under HEAPPROF=rate=1 every one of those blocks
+ * unw_swap_leaf(SIZE) CALLS times from unw_swap_call (a function of this program, under
+ * DEEP frames of unw_swap_deep), dlclose it. See tests/progs/unw_swap_plugin.c: under HEAPPROF=rate=1 every one of those blocks
  * is recorded, and each recorded stack must reach unw_swap_call and main through the
  * plugin's frame, whichever plugin last had that address.
  * Prints "name value" lines: calls (ROUNDS * CALLS blocks of SIZE bytes allocated from the
@@ -20,6 +20,7 @@
 typedef int (*leaf_fn)(size_t);
 
 int unw_swap_call(leaf_fn leaf, size_t n);
+int unw_swap_deep(int depth, leaf_fn leaf, size_t n);
 
 static long parse(const char *s)
 {
@@ -35,6 +36,17 @@ __attribute__((noinline)) int unw_swap_call(leaf_fn leaf, size_t n)
 	int r = leaf(n);
 
 	__asm__ volatile("" : : : "memory");	/* not a tail call: this frame stays */
+	return r;
+}
+
+/* DEEP frames more under unw_swap_call: stacks deep enough for heapprof's reuse of the
+ * last walk's outer frames (lib/unwind.c), which must not carry a frame over either. */
+#define DEEP 10
+__attribute__((noinline)) int unw_swap_deep(int depth, leaf_fn leaf, size_t n)
+{
+	int r = depth ? unw_swap_deep(depth - 1, leaf, n) : unw_swap_call(leaf, n);
+
+	__asm__ volatile("" : : : "memory");	/* not a tail call */
 	return r;
 }
 
@@ -60,7 +72,7 @@ int main(int argc, char **argv)
 		same += (uintptr_t)leaf == prev;
 		prev = (uintptr_t)leaf;
 		for (long i = 0; i < calls; i++)
-			if (!unw_swap_call(leaf, (size_t)size)) {
+			if (!unw_swap_deep(DEEP, leaf, (size_t)size)) {
 				fprintf(stderr, "unw_swap: malloc(%ld) failed\n", size);
 				return 5;
 			}
