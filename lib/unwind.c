@@ -1308,7 +1308,7 @@ typedef struct wframe {
 } wframe;
 static __thread wframe last[REUSE_MAX], fresh[REUSE_MAX];
 static __thread int last_n;			/* frames in last[] (0: nothing to reuse) */
-static __thread int last_whole;			/* last[0] was the outermost frame */
+static __thread int last_whole;			/* last[0] has a rule without caller */
 static __thread unsigned long long last_subs;	/* the unload count of their rules */
 /* Only for deep stacks: on a short one, recording and checking frames cost more than
  * stepping through them (bench/churn, 4 frames: 16% slower at rate=1). A thread records
@@ -1402,7 +1402,8 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 		}
 		while (r >= 0 && last[r].sp < sp)
 			r--;
-		if (r >= 0 && last[r].sp == sp && last[r].ip == ip && (!last[r].obp || last[r].bp == bp)) {
+		if (r >= 0 && last[r].sp == sp && last[r].ip == ip &&
+		    (!last[r].obp || last[r].bp == bp)) {
 			if (r + n <= max && (r + n == max || last_whole) && reusable(r, lo, n_trusted)) {
 				/* this walk's n frames (the last is last[r]), then last[r-1..0] */
 				perm &= last[r].operm;
@@ -1423,7 +1424,9 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 			fr[n - 1].rflags = m->flags & (M_END | M_CFA_SP | M_BP_SAVED | M_PERM);
 		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp, at) ||
 		    ip == 0) {
-			whole = (m->flags & M_END) || ip == 0;
+			/* Whole only at a rule without caller: a walk that read a return address
+			 * of 0 would need that word checked too before it is reused. */
+			whole = (m->flags & M_END) != 0;
 			break;
 		}
 	}
