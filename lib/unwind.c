@@ -239,7 +239,7 @@ static void identify(struct dl_phdr_info *info, object *o)
  * (hp_unwind_capture_at). */
 #define MAX_NAMES 256
 static const char *start_names[MAX_NAMES];	/* during a rebuild, under refresh_lock */
-static int nstart_names, start_broken;
+static int nstart_names, npreload_names, start_broken;
 static char preload[4096];			/* LD_PRELOAD as it was at the first rebuild */
 static int preload_read;
 
@@ -298,6 +298,7 @@ static void start_names_reset(void)
 		} else {
 			c++;
 		}
+	npreload_names = nstart_names;
 }
 
 /* Sets o->permanent (see above); `first` for the first object of the list. Under the
@@ -335,9 +336,14 @@ static void mark_startup(const struct dl_phdr_info *info, object *o, int first)
 
 		if (want && ((name && !strcmp(want, name)) || (file && !strcmp(want, file)))) {
 			start_names[i] = NULL;
-			matched = 1;
+			matched |= i < npreload_names ? 2 : 4;
 		}
 	}
+	/* Preloads are loaded before any dependency: once one is met that is not a preload,
+	 * a preloaded name still unmatched (a file that failed to load) names nothing. */
+	if (matched == 4)
+		for (int i = 0; i < npreload_names; i++)
+			start_names[i] = NULL;
 	if (!matched) {
 		start_broken = 1;
 		return;
