@@ -59,6 +59,9 @@ if ! env -u LD_PRELOAD "$PY" -c 'import test.libregrtest, test.test_threading' 2
 fi
 
 # run_suite NAME ENV...: runs regrtest on MODULES with ENV added, stdin from /dev/null,
+# SIGINT back to its default action (a job started with & by a shell without job control,
+# a CI runner's, ignores it, and test_threading's interrupt_main tests then fail with and
+# without heapprof alike),
 # output to $tmp/NAME.out, XML to $tmp/NAME.xml, under tests/hazards/san_reaper.py (a
 # child subreaper: the processes the run leaves behind are listed in $tmp/NAME.left, then
 # killed). Sets run_rc (124: killed after RUN_TIMEOUT, hung), run_s, run_pid (the main
@@ -70,8 +73,8 @@ run_suite() {
 	t0=$(date +%s)
 	(cd "$tmp/$name" && env -u LD_PRELOAD -u HEAPPROF "$PY" "$REAPER" "$RUN_TIMEOUT" \
 		"$tmp/$name.pid" "$tmp/$name.left" \
-		env -u PYTHONPATH -u PYTHONHOME -u PYTHONSTARTUP -u PYTHONMALLOC \
-		PYTHONMALLOC=malloc TMPDIR="$tmp/$name/tmp" "$@" \
+		env --default-signal=INT -u PYTHONPATH -u PYTHONHOME -u PYTHONSTARTUP \
+		-u PYTHONMALLOC PYTHONMALLOC=malloc TMPDIR="$tmp/$name/tmp" "$@" \
 		"$PY" -m test -j2 --timeout "$MODULE_TIMEOUT" --junit-xml "$tmp/$name.xml" \
 		$MODULES </dev/null >"$tmp/$name.out" 2>&1)
 	run_rc=$?
