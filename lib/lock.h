@@ -6,7 +6,8 @@
  * owner and user counts, elision), and a sampled block takes four of them. A waiter spins
  * a little (the holders keep these locks for tens of nanoseconds), then sleeps in the
  * kernel. Not recursive, no owner: the same rules as a default pthread mutex, and, like
- * one, safe to re-create in a fork child by storing 0 (hp_lock_reset).
+ * one, safe to re-create in a fork child by storing 0 (hp_lock_reset). A zeroed hp_lock
+ * (a static one) is free.
  * The futex calls are made without touching errno (the allocator preserves it). */
 #ifndef HP_LOCK_H
 #define HP_LOCK_H
@@ -14,8 +15,6 @@
 typedef struct hp_lock {
 	int v;
 } hp_lock;
-
-#define HP_LOCK_INIT { 0 }
 
 /* The contended paths (lib/lock.c). */
 void hp_lock_wait(hp_lock *l);
