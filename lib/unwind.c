@@ -678,6 +678,22 @@ static __attribute__((noinline, cold)) int read_checked(uintptr_t a, uintptr_t *
  * between the walk's start and its top: see find_stack); any other goes through
  * readable(). at[0] and at[1] get where ip and bp were read (at[1] 0: bp unchanged).
  * 0 when a word it needs cannot be read. */
+/* *w = the word at a: directly when a - lo < n, else through read_checked (via a local,
+ * so that the walk's own variable stays in a register). 0 when it cannot be read. */
+static inline __attribute__((always_inline)) int step_word(uintptr_t a, uintptr_t lo,
+							    uintptr_t n, uintptr_t *w)
+{
+	uintptr_t v;
+
+	if (__builtin_expect(a - lo < n, 1))
+		*w = *(const uintptr_t *)a;
+	else if (read_checked(a, &v))
+		*w = v;
+	else
+		return 0;
+	return 1;
+}
+
 static inline __attribute__((always_inline)) int memo_step(const memo_slot *m, uintptr_t lo,
 							    uintptr_t n, uintptr_t *ip,
 			    uintptr_t *sp, uintptr_t *bp, uintptr_t at[2])
@@ -685,23 +701,13 @@ static inline __attribute__((always_inline)) int memo_step(const memo_slot *m, u
 	uintptr_t cfa = ((m->flags & M_CFA_SP) ? *sp : *bp) + (uintptr_t)(intptr_t)m->cfa_off;
 	uintptr_t a = cfa + (uintptr_t)(intptr_t)m->ra_off8 * sizeof(uintptr_t);
 
-	uintptr_t v;
-
-	if (__builtin_expect(a - lo < n, 1))
-		*ip = *(const uintptr_t *)a;
-	else if (read_checked(a, &v))
-		*ip = v;	/* (through v: the loop's ip stays in a register) */
-	else
+	if (!step_word(a, lo, n, ip))
 		return 0;
 	at[0] = a;
 	at[1] = 0;
 	if (m->flags & M_BP_SAVED) {
 		a = cfa + (uintptr_t)(intptr_t)m->bp_off;
-		if (__builtin_expect(a - lo < n, 1))
-			*bp = *(const uintptr_t *)a;
-		else if (read_checked(a, &v))
-			*bp = v;
-		else
+		if (!step_word(a, lo, n, bp))
 			return 0;
 		at[1] = a;
 	}
