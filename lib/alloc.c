@@ -97,9 +97,14 @@ static __attribute__((noinline)) void *realloc_move(void *p, size_t n, int sampl
 	size_t old;
 	void *q;
 
-	if (hp_is_sampled(p) && (q = hp_prof_resize(p, n, sampled)) != NULL)
-		return q;
-	old = hp_usable_size(p);
+	if (hp_is_sampled(p)) {
+		if ((q = hp_prof_resize(p, n, sampled)) != NULL)
+			return q;
+		if ((old = hp_prof_usable(p)) == 0)
+			return enomem();	/* its record is not sound: left alone (logged) */
+	} else {
+		old = hp_usable_size(p);
+	}
 	q = sampled ? hp_prof_alloc(n, 0, 0) : hpje_malloc(n);
 
 	if (!q)
@@ -209,7 +214,10 @@ HP_EXPORT void *pvalloc(size_t n)
 
 HP_EXPORT size_t malloc_usable_size(void *p)
 {
-	return p ? hp_usable_size(p) : 0;
+	if (!p)
+		return 0;
+	return HP_UNLIKELY(hp_maybe_sampled(p)) && hp_is_sampled(p) ? hp_prof_usable(p)
+								    : hp_usable_size(p);
 }
 
 HP_EXPORT void cfree(void *p)

@@ -7,7 +7,6 @@
 #include "alloc.h"
 #include "arena.h"
 #include "dump.h"
-#include "livemap.h"
 #include "prof.h"
 #include "sampler.h"
 #include "stacktab.h"

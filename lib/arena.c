@@ -273,10 +273,6 @@ int hp_arena_init(void)
 void *hp_arena_alloc(size_t size, size_t align, int zero)
 {
 	int flags = MALLOCX_ARENA(sampled_arena) | MALLOCX_TCACHE_NONE;
-	void *p;
-
-	if (size >= HP_HUGE_MIN && (p = hp_huge_alloc(size, align, zero)) != NULL)
-		return p;
 
 	if (align > 1)
 		flags |= MALLOCX_ALIGN(align);

@@ -49,7 +49,8 @@ int hp_arena_init(void);
 
 /* Allocation in the sampled arena (no thread cache: a freed block must never come back
  * to an unsampled malloc). size 0 is treated as 1; align 0 means the default. NULL on
- * failure (range exhausted or out of memory). */
+ * failure (range exhausted or out of memory). Blocks of lib/huge's slots are asked for
+ * with hp_huge_alloc (lib/prof.c: their records are kept apart). */
 void *hp_arena_alloc(size_t size, size_t align, int zero);
 void hp_arena_free(void *p);
 
@@ -77,7 +78,6 @@ void hp_arena_decay(void);
  * allocated with. hp_ialloc/hp_icalloc/hp_ifree count as HP_MEM_OTHER. */
 enum {
 	HP_MEM_STACKS,		/* the stack table: entries, grown bucket arrays */
-	HP_MEM_LIVE,		/* the live map: nodes, grown bucket arrays */
 	HP_MEM_UNWIND,		/* the unwinder: frame rules, object names */
 	HP_MEM_SYMBOLS,		/* a dump's symbol tables (freed after the dump) */
 	HP_MEM_DUMP,		/* a dump's other buffers: snapshot, mappings, encoder */

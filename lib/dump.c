@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "dump.h"
 #include "gzout.h"
+#include "liverec.h"
 #include "log.h"
 #include "pprof.h"
 #include "procmaps.h"
@@ -220,7 +221,8 @@ static const char *own_memory_comment(void *arg)
 {
 	char *out = arg;
 	hp_arena_mem am;
-	size_t stacks = hp_mem_bytes(HP_MEM_STACKS), live = hp_mem_bytes(HP_MEM_LIVE);
+	size_t stacks = hp_mem_bytes(HP_MEM_STACKS);
+	size_t live = hp_stacktab_live() * HP_LIVEREC_BYTES;	/* the records in the blocks */
 	size_t unwind = hp_mem_bytes(HP_MEM_UNWIND) + hp_mem_bytes(HP_MEM_OTHER);
 	size_t syms = hp_mem_bytes(HP_MEM_SYMBOLS), dumpb = hp_mem_bytes(HP_MEM_DUMP);
 	size_t own_heap = hp_mem_heap(), arena = 0, total, heap = 0;
@@ -231,8 +233,8 @@ static const char *own_memory_comment(void *arg)
 	if (have && am.sampled_resident > am.sampled_allocated)
 		arena = am.sampled_resident - am.sampled_allocated;
 	total = stacks + live + unwind + syms + dumpb + arena;
-	if (have && am.allocated > own_heap)
-		heap = am.allocated - own_heap;
+	if (have && am.allocated > own_heap + live)
+		heap = am.allocated - own_heap - live;
 	if (heap) {
 		snprintf(pct, sizeof(pct), "%.2f%%", 100.0 * (double)total / (double)heap);
 		snprintf(live_heap, sizeof(live_heap), "%.2f MiB (jemalloc allocated, less "
@@ -245,7 +247,7 @@ static const char *own_memory_comment(void *arg)
 		snprintf(proc, sizeof(proc), "; process anonymous resident %.2f MiB = %.2f%%",
 			 mib(anon), 100.0 * (double)total / (double)anon);
 	snprintf(out, HP_MEM_COMMENT_MAX, "heapprof: own memory %.2f MiB = %s of the live heap "
-		 "(stack table %.2f MiB, live map %.2f MiB, unwinder and other %.2f MiB, "
+		 "(stack table %.2f MiB, block records %.2f MiB, unwinder and other %.2f MiB, "
 		 "symbols %.2f MiB, dump buffers %.2f MiB, sampled arena overhead %.2f MiB); "
 		 "live heap %s%s", mib(total), pct, mib(stacks), mib(live), mib(unwind), mib(syms),
 		 mib(dumpb), mib(arena), live_heap, proc);

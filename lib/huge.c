@@ -53,6 +53,7 @@ static struct {
 	size_t committed[NSLOTS], used[NSLOTS];
 	int64_t freed_ms[NSLOTS];
 	unsigned free_stack[NSLOTS], cache_stack[NSLOTS];
+	uint64_t rec[NSLOTS][2];	/* the blocks' records (lib/liverec) */
 } s;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -239,6 +240,14 @@ int hp_huge_resize(void *p, size_t n)
 	__atomic_add_fetch(&live_bytes, need - s.used[idx], __ATOMIC_RELAXED);	/* wraps right */
 	s.used[idx] = need;
 	return 1;
+}
+
+uint64_t *hp_huge_rec(const void *p)
+{
+	const hclass *cl;
+	int idx = slot_of(p, &cl);
+
+	return idx < 0 ? NULL : s.rec[idx];
 }
 
 size_t hp_huge_usable(const void *p)

@@ -38,6 +38,10 @@ int hp_huge_resize(void *p, size_t n);
 /* The block's usable size (its size rounded up to pages). */
 size_t hp_huge_usable(const void *p);
 
+/* Where the record of the block at p is kept (lib/liverec: a slot's block starts at the
+ * slot, so its record cannot be in front of it), or NULL when p is not a slot's start. */
+uint64_t *hp_huge_rec(const void *p);
+
 /* Bytes of live blocks, and bytes kept committed in freed slots awaiting reuse. */
 size_t hp_huge_live_bytes(void);
 size_t hp_huge_cached_bytes(void);

@@ -1,10 +1,10 @@
 /* lib/prof: see prof.h.
  *
- * Lock order (doc/DESIGN.md): dump lock → unwind lock → stack table shards (ascending) →
- * live map shards (ascending). The record paths never nest two of them: a sampled
- * allocation unwinds (unwind lock, read), then adds to its stack (one shard), then inserts
- * into the live map (one shard); a free removes from the live map, then subtracts from the
- * stack. fork takes them all in that order. */
+ * Lock order (doc/DESIGN.md): dump lock → unwind lock → stack table shards (ascending).
+ * The record paths never nest two of them: a sampled allocation unwinds (unwind lock,
+ * read), then adds to its stack (one shard) and writes the block's record in front of it
+ * (lib/liverec); a free reads the record, then subtracts from the stack. fork takes them
+ * all in that order. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -18,7 +18,7 @@
 #include "arena.h"
 #include "dump.h"
 #include "huge.h"
-#include "livemap.h"
+#include "liverec.h"
 #include "log.h"
 #include "peak.h"
 #include "prof.h"
@@ -59,14 +59,12 @@ static void fork_prepare(void)
 {
 	hp_unwind_fork_prepare();
 	hp_stacktab_lock_all();
-	hp_livemap_lock_all();
 	hp_huge_fork_prepare();
 }
 
 static void fork_parent(void)
 {
 	hp_huge_fork_parent();
-	hp_livemap_unlock_all();
 	hp_stacktab_unlock_all();
 	hp_unwind_fork_parent();
 }
@@ -74,7 +72,6 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	hp_huge_fork_child();
-	hp_livemap_reinit_all();
 	hp_stacktab_reinit_all();
 	hp_unwind_fork_child();
 	hp_dump_fork_child();
@@ -148,34 +145,51 @@ static void untrack(hp_stack *s, size_t size, double w)
 		hp_peak_change(-llround((double)size * w));
 }
 
-static void record(void *p, size_t size, const uintptr_t *entry)
+/* Where the record of the sampled-range block p is: in front of it, or in lib/huge's slot
+ * table for a slot's block (NULL: p is in the slots' area but not a slot's start). */
+static uint64_t *rec_at(const void *p)
+{
+	return hp_huge_has(p) ? hp_huge_rec(p) : hp_liverec_front(p);
+}
+
+/* The start of the block jemalloc (or lib/huge) gave for the sampled-range block p. */
+static void *base_of(void *p, unsigned lg_off)
+{
+	return hp_huge_has(p) ? p : (char *)p - ((size_t)1 << lg_off);
+}
+
+/* Records the sampled block p (its record goes in front of it, lg_off as it was
+ * allocated), or, with lg_off 0, a block jemalloc served from another arena (it does so
+ * for a thread whose jemalloc state was already torn down: pthread key destructors at
+ * thread exit): its free will not come to us, so it is counted as allocated, never in use. */
+static void record(void *p, size_t size, const uintptr_t *entry, unsigned lg_off)
 {
 	uint64_t pcs[HP_DEPTH_MAX];
 	size_t rate = __atomic_load_n(&hp_rate, __ATOMIC_RELAXED);
-	double w = hp_sampler_weight(size, rate);
+	double w = hp_liverec_weight(hp_sampler_weight(size, rate));
 	int depth;
+	hp_liverec r = { NULL, size, 0.0, lg_off };
 	hp_stack *s;
 
-	hp_livemap_prefetch((uintptr_t)p);	/* its line loads while the stack is captured */
 	depth = hp_unwind_capture_at(entry, pcs, config.depth);
 	s = track(pcs, (uint32_t)depth, size, w);
 
 	hp_trigger_allocated((uint64_t)((double)size * w));
-	if (!s)
+	if (!lg_off) {
+		if (s)
+			untrack(s, size, w);
 		return;
-	if (!hp_is_sampled(p)) {
-		/* jemalloc served it from another arena (it does so for a thread whose
-		 * jemalloc state was already torn down: pthread key destructors at thread
-		 * exit). Its free will not come to us: counted as allocated, never in use. */
+	}
+	r.stack = s;
+	r.weight = w;
+	if (!hp_liverec_put(p, rec_at(p), &r)) {
+		/* Not findable at free time: take it back rather than count it live forever
+		 * (the record was written without its stack). */
 		untrack(s, size, w);
 		return;
 	}
-	if (hp_livemap_insert((uintptr_t)p, s, size, w) != 0) {
-		/* Not findable at free time: take it back rather than count it live forever. */
-		untrack(s, size, w);
-		return;
-	}
-	atomic_fetch_add_explicit(&samples, 1, memory_order_relaxed);
+	if (s)
+		atomic_fetch_add_explicit(&samples, 1, memory_order_relaxed);
 }
 
 /* jemalloc gives an emptied slab back to the arena's extent cache at once, and the sampled
@@ -251,23 +265,43 @@ __asm__(".text\n"
 
 void *hp_prof_alloc_at(size_t size, size_t align, int zero, const uintptr_t *entry)
 {
-	int saved = errno, in_range;
-	void *p;
+	int saved = errno;
+	unsigned lg = hp_liverec_lg_off(align);
+	size_t off = (size_t)1 << lg;
+	void *b, *p;
 
 	hp_tls.guard++;
-	if (align <= 16 && (p = hp_sampcache_get(size, zero, dense())) != NULL) {
-		in_range = 1;	/* a block this thread cached: no call into jemalloc */
+	if (!lg || size > HP_LIVEREC_SIZE_MAX) {
+		/* a record cannot say it: unrecorded, outside the sampled arena */
+		hp_je_enter();
+		p = hp_plain_alloc(size, align, zero);
+		hp_je_leave();
+	} else if (lg == 4 && (b = hp_sampcache_get(size + off, zero, dense())) != NULL) {
+		p = (char *)b + off;	/* a block this thread cached: no call into jemalloc */
+		record(p, size, entry, lg);	/* unwinding and the tables: signals not blocked */
 	} else {
 		hp_je_enter();
-		p = hp_arena_alloc(size, align, zero);
-		if ((in_range = p != NULL))
-			pin_class(p);
-		else
+		if (size >= HP_HUGE_MIN && (b = hp_huge_alloc(size, align, zero)) != NULL) {
+			hp_je_leave();	/* a slot's block: its record is in the slot table */
+			record(b, size, entry, lg);
+			hp_guard_exit();
+			errno = saved;
+			return b;
+		}
+		b = hp_arena_alloc(size + off, lg == 4 ? 0 : off, zero);
+		if (!b) {
 			p = hp_plain_alloc(size, align, zero);	/* range full: unrecorded */
+		} else if (!hp_is_sampled(b)) {
+			p = b;	/* served elsewhere: counted as allocated, never in use */
+			lg = 0;
+		} else {
+			pin_class(b);
+			p = (char *)b + off;
+		}
 		hp_je_leave();
+		if (b)
+			record(p, size, entry, lg);
 	}
-	if (in_range)
-		record(p, size, entry);	/* unwinding and the tables: signals not blocked */
 	hp_guard_exit();
 	errno = p ? saved : ENOMEM;	/* mallocx does not set errno */
 	return p;
@@ -277,38 +311,65 @@ void *hp_prof_alloc_at(size_t size, size_t align, int zero, const uintptr_t *ent
  * class, or a large block into free pages after it): no copy. That is a free of the old
  * sample and a new allocation: the old record goes, and the block is recorded again when
  * this reallocation was drawn as a sample; otherwise it stays in the sampled arena
- * unrecorded (its free finds no record and just frees it). NULL when it cannot be done
+ * unrecorded (its record says so, and its free just frees it). NULL when it cannot be done
  * in place (or a signal handler asks while its thread is inside the profiler): the
  * caller moves the block. */
 void *hp_prof_resize(void *p, size_t n, int sampled)
 {
-	int saved = errno, ok, found;
-	hp_live l;
+	int saved = errno, ok;
+	hp_liverec r;
+	void *b;
+	size_t off;
 
 	if (hp_tls.guard)
 		return NULL;
 	hp_tls.guard++;
-	found = hp_livemap_remove((uintptr_t)p, &l);
-	if (found && n <= hp_sampcache_class_size(l.size)) {
-		ok = 1;	/* still within its size class: nothing to ask jemalloc */
-	} else {
-		hp_je_enter();
-		ok = hp_arena_resize(p, n);
-		hp_je_leave();
-	}
-	if (!ok) {
-		if (found && hp_livemap_insert((uintptr_t)p, l.stack, l.size, l.weight) != 0)
-			untrack(l.stack, l.size, l.weight);	/* cannot keep it: unrecord */
+	if (!hp_liverec_get(p, rec_at(p), &r)) {
+		hp_liverec_refused(p, "realloc");
 		hp_guard_exit();
 		return NULL;
 	}
-	if (found)
-		untrack(l.stack, l.size, l.weight);
+	b = base_of(p, r.lg_off);
+	off = (size_t)((char *)p - (char *)b);
+	if (n > HP_LIVEREC_SIZE_MAX) {
+		ok = 0;
+	} else if (off == 16 && n + off <= hp_sampcache_class_size(r.size + off)) {
+		ok = 1;	/* still within its size class: nothing to ask jemalloc */
+	} else {
+		hp_je_enter();
+		ok = hp_arena_resize(b, n + off);
+		hp_je_leave();
+	}
+	if (!ok) {
+		hp_guard_exit();
+		return NULL;	/* the block and its record are as they were */
+	}
+	if (r.stack)
+		untrack(r.stack, r.size, r.weight);
+	r.stack = NULL;
+	r.size = n;
+	hp_liverec_put(p, rec_at(p), &r);
 	if (sampled)
-		record(p, n, NULL);
+		record(p, n, NULL, r.lg_off);
 	hp_guard_exit();
 	errno = saved;
 	return p;
+}
+
+/* The usable size of the sampled block p (its record's offset taken off jemalloc's), or
+ * 0 when its record is not sound. */
+size_t hp_prof_usable(const void *p)
+{
+	hp_liverec r;
+	size_t u, off;
+
+	if (!hp_liverec_get(p, rec_at(p), &r))
+		return 0;
+	if (hp_huge_has(p))
+		return hp_huge_usable(p);
+	off = (size_t)1 << r.lg_off;
+	u = hp_usable_size((const char *)p - off);
+	return u > off ? u - off : 0;
 }
 
 /* Pushes p on this thread's deferred list. Only this thread and its signal handlers touch
@@ -326,7 +387,8 @@ static void defer_free(void *p)
 void hp_prof_free(void *p)
 {
 	int saved = errno;
-	hp_live l;
+	hp_liverec r;
+	void *b;
 
 	if (!hp_is_sampled(p)) {
 		hpje_free(p);	/* same 1 TiB block as a small sampled range, but not in it */
@@ -337,16 +399,22 @@ void hp_prof_free(void *p)
 		return;
 	}
 	hp_tls.guard++;
-	if (hp_livemap_remove((uintptr_t)p, &l)) {
-		untrack(l.stack, l.size, l.weight);
-		if (hp_sampcache_put(p, l.size, dense())) {
-			hp_guard_exit();	/* kept for this thread's next samples */
-			errno = saved;
-			return;
-		}
+	if (!hp_liverec_take(p, rec_at(p), &r)) {
+		hp_liverec_refused(p, "free");
+		hp_guard_exit();
+		errno = saved;
+		return;
+	}
+	if (r.stack)
+		untrack(r.stack, r.size, r.weight);
+	b = base_of(p, r.lg_off);
+	if ((char *)p - (char *)b == 16 && hp_sampcache_put(b, r.size + HP_LIVEREC_BYTES, dense())) {
+		hp_guard_exit();	/* kept for this thread's next samples */
+		errno = saved;
+		return;
 	}
 	hp_je_enter();
-	hp_arena_free(p);
+	hp_arena_free(b);
 	hp_je_leave();
 	hp_guard_exit();
 	errno = saved;

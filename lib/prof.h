@@ -1,5 +1,6 @@
 /* lib/prof: the profiler's state and its record paths, between the entry points
- * (lib/alloc.c) and the tables (stacktab, livemap). */
+ * (lib/alloc.c) and the tables (stacktab; each sampled block's record in front of it,
+ * lib/liverec). */
 #ifndef HP_PROF_H
 #define HP_PROF_H
 #include <stddef.h>
@@ -29,6 +30,10 @@ void *hp_prof_alloc(size_t size, size_t align, int zero);
 /* realloc of the sampled block p to n bytes in place, recorded anew if `sampled`; NULL
  * when it cannot be done in place (the caller then moves the block). */
 void *hp_prof_resize(void *p, size_t n, int sampled);
+
+/* The usable size of a block of the sampled range (hp_is_sampled): jemalloc's, less the
+ * record in front of it; 0 when its record is not sound. */
+size_t hp_prof_usable(const void *p);
 
 /* Free of a pointer for which hp_maybe_sampled said yes. While the thread is inside the
  * profiler (guard > 0: a signal handler interrupted it, maybe while it holds a table's

@@ -16,6 +16,7 @@ typedef struct shard {
 	hp_stack **buckets;		/* guarded by lock */
 	size_t nbuckets;		/* guarded by lock; a power of two */
 	size_t count;			/* guarded by lock */
+	size_t live;			/* guarded by lock: samples added less those taken off */
 	hp_stack *initial[INITIAL_BUCKETS];
 } shard;
 
@@ -98,6 +99,12 @@ static void count_alloc(hp_stack *s, size_t size, double weight)
 	s->alloc_space += weight * (double)size;
 }
 
+/* Under the shard's lock; hp_stacktab_live reads the count without it. */
+static void live_add(shard *sh, size_t d)
+{
+	__atomic_store_n(&sh->live, sh->live + d, __ATOMIC_RELAXED);
+}
+
 /* Doubles a shard's bucket array; the new array is allocated with no lock held. */
 static void grow(shard *sh, size_t old_n)
 {
@@ -139,8 +146,10 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
 
 	hp_lock_take(&sh->lock);
 	s = find(sh, h, pcs, depth);
-	if (s)
+	if (s) {
 		count_alloc(s, size, weight);
+		live_add(sh, 1);
+	}
 	hp_lock_give(&sh->lock);
 	if (s)
 		return s;
@@ -166,6 +175,7 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
 			grow_from = sh->nbuckets;
 	}
 	count_alloc(s, size, weight);
+	live_add(sh, 1);
 	hp_lock_give(&sh->lock);
 	if (fresh)
 		hp_ifree_k(HP_MEM_STACKS, fresh);
@@ -181,7 +191,17 @@ void hp_stacktab_sub(hp_stack *s, size_t size, double weight)
 	hp_lock_take(&sh->lock);
 	s->free_objects += weight;
 	s->free_space += weight * (double)size;
+	live_add(sh, (size_t)-1);
 	hp_lock_give(&sh->lock);
+}
+
+size_t hp_stacktab_live(void)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < NSHARDS; i++)
+		n += __atomic_load_n(&shards[i].live, __ATOMIC_RELAXED);
+	return n;
 }
 
 size_t hp_stacktab_count(void)

@@ -42,6 +42,10 @@ int hp_stacktab_snapshot(hp_stack_snap **out, size_t *n);
 /* Number of distinct stacks. */
 size_t hp_stacktab_count(void);
 
+/* Samples added less samples taken off (hp_stacktab_sub): the sampled blocks still
+ * recorded, as a relaxed sum without locks. */
+size_t hp_stacktab_live(void);
+
 /* fork: take every shard lock (ascending) before; release after in the parent,
  * make anew in the child. */
 void hp_stacktab_lock_all(void);

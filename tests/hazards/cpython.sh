@@ -2,7 +2,7 @@
 # tests/hazards/cpython.sh (make stress): CPython's own regression tests (Debian's
 # libpython3.11-testsuite, run by /usr/bin/python3.11, never a pyenv python) under
 # LD_PRELOAD=libheapprof.so at HEAPPROF=rate=1 (every allocation recorded, unwound and
-# later freed through the live map), with PYTHONMALLOC=malloc so that every Python object
+# later freed through its record), with PYTHONMALLOC=malloc so that every Python object
 # goes through our malloc. The same modules run first without the library: each module's
 # result (regrtest's status word, and the number of test cases, failed cases and skipped
 # cases in its --junit-xml) must be identical, and all must pass.

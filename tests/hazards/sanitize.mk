@@ -1,6 +1,6 @@
 # tests/hazards/sanitize.mk: see doc/RELIABILITY.md. Included by Makefile.am.
 #
-#   tests/unit/test_mt_tables       stack table + live map under concurrent add/insert/remove
+#   tests/unit/test_mt_tables       stack table + block records under concurrent add/put/take
 #                                   and snapshots; exact totals at the end (make check)
 #   tests/hazards/sanitizers.sh     lib/libhpmod's modules and every unit test under clang's
 #                                   ASan+LSan, UBSan and TSan, with canaries (make check)

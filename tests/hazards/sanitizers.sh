@@ -22,9 +22,9 @@ need_tool clang timeout ar xargs
 
 src=$top_srcdir
 JOBS=2
-SLOW='test_(mt_tables|pprof|sampler|livemap)'	# run first: two jobs stay busy to the end
+SLOW='test_(mt_tables|pprof|sampler|liverec)'	# run first: two jobs stay busy to the end
 SANS="asan ubsan tsan"
-MODULES="lib/log.c lib/lock.c lib/config.c lib/sampler.c lib/stacktab.c lib/livemap.c lib/pprof.c
+MODULES="lib/log.c lib/lock.c lib/config.c lib/sampler.c lib/stacktab.c lib/liverec.c lib/pprof.c
 	lib/gzout.c lib/symtab.c lib/procmaps.c lib/textprof.c tests/unit/ialloc_stub.c"
 CPPFLAGS="-I$src/include -I$src/lib -I$src -D_GNU_SOURCE -DHP_VERSION='\"test\"'"
 CFLAGS="-std=gnu11 -O1 -g -fno-omit-frame-pointer"

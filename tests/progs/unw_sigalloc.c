@@ -11,7 +11,7 @@
  *   - takes the block the thread's code left in its "to handler" slot, if any, checks its
  *     contents and frees it: a block the interrupted code allocated at unw_sigalloc_site,
  *     sampled under HEAPPROF=rate=1, freed while that code may be inside the profiler
- *     (holding the live map or stack table shard that block belongs to: the same call
+ *     (holding the stack table shard that block belongs to: the same call
  *     site, so the same stack), in malloc or in free, or anywhere else;
  *   - mallocs, touches and frees a block of its own (unw_sigalloc_handler_site);
  *   - if the "from handler" slot is empty, mallocs a block (unw_sigalloc_gift_site), fills

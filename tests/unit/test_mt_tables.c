@@ -1,18 +1,19 @@
-/* tests/unit/test_mt_tables.c: lib/stacktab and lib/livemap used together by many threads,
+/* tests/unit/test_mt_tables.c: lib/stacktab and lib/liverec used together by many threads,
  * the way the profiler uses them, while another thread takes snapshots.
  *
  * ADDERS threads each record samples: hp_stacktab_add (on stacks shared by every thread, so
  * first insertions race, and on stacks of their own, so every shard grows), then
- * hp_livemap_insert of a fresh address; a while later they remove most of their own blocks
- * (hp_livemap_remove + hp_stacktab_sub). A thief thread removes blocks of every adder at the
- * same time, so owner and thief race for the same addresses: each block must be taken by
- * exactly one of them. A snapshot thread meanwhile calls hp_stacktab_snapshot and the count
+ * hp_liverec_put of a fresh block's record; a while later they free most of their own blocks
+ * (hp_liverec_take + hp_stacktab_sub). A thief thread frees blocks of every adder at the
+ * same time, so owner and thief race for the same blocks; a program frees a block once,
+ * which the test stands for with a claim on a flag, and the winner's take must find the
+ * record intact and leave it spoiled (a second take refused). A snapshot thread meanwhile calls hp_stacktab_snapshot and the count
  * functions and checks what must hold at any instant (no duplicate entries, frees never
  * above allocations, counters never decreasing).
  *
  * Weights are multiples of 1/4 and sizes integers, so every sum is exact in a double: at
  * the end the table's counters must equal, exactly, what the threads recorded, per stack
- * and in total, and the live map must hold exactly the blocks nobody removed. Then every
+ * and in total, and hp_stacktab_live must count exactly the blocks nobody removed. Then every
  * remaining block is removed and each stack's in-use counters must be exactly zero.
  *
  * Written to be run under ThreadSanitizer too (tests/hazards/sanitizers.sh builds it with
@@ -26,7 +27,7 @@
 #include <string.h>
 
 #include "tests/tap.h"
-#include "livemap.h"
+#include "liverec.h"
 #include "stacktab.h"
 
 #define ADDERS 4
@@ -37,11 +38,10 @@
 #define NSTACKS (SHARED + ADDERS * OWN)
 #define LAG 256			/* an adder frees its block i - LAG after recording block i */
 #define KEEP(i) ((i) % 5 < 3)	/* ... unless KEEP(i - LAG): 3 in 5 stay live till the end,
-				 * ~144000 blocks (~2250 a shard): most of the live map's
-				 * shards pass 2048 and grow */
+				 * ~144000 blocks */
 #define MAXDEPTH 8
 #define PC_BASE 0x5a0000000000ull
-#define ADDR_STRIDE 0x100000000ull	/* adder t's blocks: (t + 1) * ADDR_STRIDE + i * 16 */
+#define SLOT 32			/* a block's record and 16 bytes of block */
 
 /* What one thread recorded, per stack (doubles stay exact: multiples of 1/4, < 2^50). */
 typedef struct tally {
@@ -51,6 +51,7 @@ typedef struct tally {
 typedef struct adder {
 	int id;
 	tally *t;
+	unsigned char *mem;		/* PER_ADDER slots of SLOT bytes */
 	size_t progress;		/* blocks inserted so far; __atomic, read by the thief */
 	unsigned char *taken;		/* per block: removed (by anyone); __atomic */
 	size_t add_fail, insert_fail, removed, bad_record, double_take;
@@ -107,9 +108,9 @@ static double block_weight(int a, size_t i)
 	return 1.0 + (double)(mix(i * 7 + (size_t)a) % 13) * 0.25;
 }
 
-static uintptr_t block_addr(int a, size_t i)
+static void *block_addr(int a, size_t i)
 {
-	return (uintptr_t)(a + 1) * ADDR_STRIDE + (uintptr_t)i * 16;
+	return adders[a].mem + i * SLOT + HP_LIVEREC_BYTES;
 }
 
 /* ---- removal, by the owner or the thief --------------------------------------------- */
@@ -118,19 +119,24 @@ static uintptr_t block_addr(int a, size_t i)
  * second taker is an error) and tallies the free. Returns 1 if this call removed it. */
 static int take(adder *a, size_t i, tally *t, size_t *bad_record, size_t *double_take)
 {
-	hp_live out;
+	hp_liverec out, again;
+	void *bp = block_addr(a->id, i);
 	long idx;
 
+	if (__atomic_exchange_n(&a->taken[i], 1, __ATOMIC_ACQ_REL))
+		return 0;	/* freed already: the program frees a block once */
 	memset(&out, 0xa5, sizeof(out));
-	if (hp_livemap_remove(block_addr(a->id, i), &out) != 1)
-		return 0;
+	if (!hp_liverec_take(bp, hp_liverec_front(bp), &out)) {
+		(*bad_record)++;
+		return 1;
+	}
 	idx = stack_index(out.stack);
-	if (out.addr != block_addr(a->id, i) || out.size != block_size(a->id, i) ||
+	if (out.size != block_size(a->id, i) || out.lg_off != 4 ||
 	    out.weight != block_weight(a->id, i) || idx != (long)block_stack(a->id, i)) {
 		(*bad_record)++;
 		return 1;	/* its counters are unknown: the totals will show it too */
 	}
-	if (__atomic_exchange_n(&a->taken[i], 1, __ATOMIC_ACQ_REL))
+	if (hp_liverec_take(bp, hp_liverec_front(bp), &again))
 		(*double_take)++;
 	hp_stacktab_sub(out.stack, out.size, out.weight);
 	t->fo[idx] += out.weight;
@@ -156,7 +162,10 @@ static void *run_adder(void *p)
 		}
 		a->t->ao[idx] += w;
 		a->t->as[idx] += w * (double)size;
-		if (hp_livemap_insert(block_addr(a->id, i), s, size, w) != 0) {
+		hp_liverec r = { s, size, w, 4 };
+		void *bp = block_addr(a->id, i);
+
+		if (!hp_liverec_put(bp, hp_liverec_front(bp), &r)) {
 			/* Not live: take the sample back off the table, as the profiler would. */
 			a->insert_fail++;
 			hp_stacktab_sub(s, size, w);
@@ -258,7 +267,7 @@ static void *run_snapper(void *p)
 			check_snapshot(sn, v, n, count);
 			free(v);	/* hp_ifree is free() in the unit-test build */
 		}
-		(void)hp_livemap_count();
+		(void)hp_stacktab_live();
 		if (!running)
 			break;	/* one last snapshot after the adders are done */
 		sn->during++;
@@ -274,7 +283,7 @@ int main(void)
 	static snapper sn;
 	static tally total;
 	pthread_t tid[ADDERS + 2];
-	size_t stacks_before = hp_stacktab_count(), live_before = hp_livemap_count();
+	size_t stacks_before = hp_stacktab_count(), live_before = hp_stacktab_live();
 	size_t add_fail = 0, insert_fail = 0, removed = 0, bad_record = 0, double_take = 0;
 	size_t live_expected = 0, untaken = 0, drained = 0, drain_bad = 0, ours = 0, used = 0;
 	size_t wrong = 0, nonzero = 0, n;
@@ -289,7 +298,8 @@ int main(void)
 		adders[a].id = a;
 		adders[a].t = calloc(1, sizeof(tally));
 		adders[a].taken = calloc(PER_ADDER, 1);
-		if (!adders[a].t || !adders[a].taken)
+		adders[a].mem = aligned_alloc(16, (size_t)PER_ADDER * SLOT);
+		if (!adders[a].t || !adders[a].taken || !adders[a].mem)
 			return 2;
 	}
 	pthread_barrier_init(&start, NULL, ADDERS + 2);
@@ -316,7 +326,7 @@ int main(void)
 	   th.tries, removed);
 	ok(bad_record == 0 && th.bad_record == 0, "every removed record was the one inserted "
 	   "(%zu + %zu wrong)", bad_record, th.bad_record);
-	ok(double_take == 0 && th.double_take == 0, "no block was removed twice (%zu + %zu)",
+	ok(double_take == 0 && th.double_take == 0, "a taken record is refused a second time (%zu + %zu accepted)",
 	   double_take, th.double_take);
 	diag("%zu snapshots while the adders ran, %zu entries of ours at most", sn.during,
 	     sn.max_entries);
@@ -352,8 +362,8 @@ int main(void)
 	}
 	ok(hp_stacktab_count() - stacks_before == used, "one entry per distinct stack: %zu new "
 	   "entries for %zu stacks used", hp_stacktab_count() - stacks_before, used);
-	ok(hp_livemap_count() - live_before == live_expected, "the live map holds exactly the "
-	   "blocks nobody removed (%zu, expected %zu)", hp_livemap_count() - live_before,
+	ok(hp_stacktab_live() - live_before == live_expected, "hp_stacktab_live counts exactly "
+	   "the blocks nobody removed (%zu, expected %zu)", hp_stacktab_live() - live_before,
 	   live_expected);
 
 	if (!ok(hp_stacktab_snapshot(&v, &n) == 0, "final snapshot"))
@@ -383,17 +393,19 @@ int main(void)
 	/* Free everything still live: the in-use figures must come back to exactly zero. */
 	for (int a = 0; a < ADDERS; a++)
 		for (size_t i = 0; i < PER_ADDER; i++) {
+			hp_liverec out;
+
 			if (adders[a].taken[i]) {
-				untaken += take(&adders[a], i, th.t, &drain_bad, &drain_bad);
+				untaken += hp_liverec_get(block_addr(a, i), hp_liverec_front(block_addr(a, i)), &out);
 				continue;
 			}
 			drained += take(&adders[a], i, th.t, &drain_bad, &drain_bad);
 		}
-	ok(untaken == 0, "removed blocks are not in the map any more (%zu found)", untaken);
+	ok(untaken == 0, "removed blocks' records are refused (%zu read)", untaken);
 	ok(drained == live_expected && drain_bad == 0, "every remaining block removed intact "
 	   "(%zu of %zu, %zu bad)", drained, live_expected, drain_bad);
-	ok(hp_livemap_count() == live_before, "the live map is back to %zu entries (%zu)",
-	   live_before, hp_livemap_count());
+	ok(hp_stacktab_live() == live_before, "hp_stacktab_live is back to %zu (%zu)",
+	   live_before, hp_stacktab_live());
 	nonzero = 0;
 	if (hp_stacktab_snapshot(&v, &n) == 0) {
 		for (size_t k = 0; k < n; k++)
