@@ -6,7 +6,7 @@
 #include "arena.h"
 #include "sampcache.h"
 
-#define MAX_CLASSES 32	/* jemalloc's classes up to HP_SAMPCACHE_MAX: 29 with 4 KiB pages */
+#define MAX_CLASSES 32	/* jemalloc's classes up to HP_SAMPCACHE_MAX: 30 with 4 KiB pages */
 
 static size_t class_size[MAX_CLASSES];
 static unsigned class_cap[MAX_CLASSES];	/* blocks cached a class, at most, at dense rates */
@@ -14,9 +14,20 @@ static unsigned char class_of8[HP_SAMPCACHE_MAX / 8 + 1];	/* (size + 7) / 8 -> c
 static int ready;
 static pthread_key_t exit_key;
 
+/* At sparse rates (the default) a class keeps at most SPARSE_CAP blocks, in the magazine's
+ * own slots: enough for a program that frees its sampled block before the next one of its
+ * class is sampled to make no call into jemalloc. At dense rates the thread allocates the
+ * class an array of class_cap[c] slots the first time it caches one of its blocks (kept
+ * until the thread exits; if it cannot, the class stays at SPARSE_CAP). The batches that
+ * move between the cache and the arena are half of that: at rate=1, python allocates and
+ * frees tens of thousands of blocks in a row, and each batch is two rt_sigprocmask calls
+ * (with 64 slots a class those calls were 8% of its time). */
+#define SPARSE_CAP 2
+
 typedef struct mag {
-	unsigned n;
-	void *b[HP_SAMPCACHE_MAG];
+	unsigned n, room;		/* blocks cached; slots in b */
+	void **b;			/* own, or the class's array at dense rates */
+	void *own[SPARSE_CAP];
 } mag;
 
 static __thread mag mags[MAX_CLASSES];
@@ -27,9 +38,14 @@ static void flush_thread(void *arg)
 {
 	(void)arg;
 	hp_je_enter();
-	for (int c = 0; c < MAX_CLASSES; c++)
+	for (int c = 0; c < MAX_CLASSES; c++) {
 		while (mags[c].n)
 			hp_arena_free(mags[c].b[--mags[c].n]);
+		if (mags[c].b && mags[c].b != mags[c].own)
+			hp_ifree_k(HP_MEM_OTHER, mags[c].b);
+		mags[c].b = NULL;
+		mags[c].room = 0;
+	}
 	hp_je_leave();
 }
 
@@ -81,14 +97,25 @@ size_t hp_sampcache_class_size(size_t size)
 	return class_size[class_of8[(size + 7) / 8]];
 }
 
-/* At sparse rates (the default) a class keeps at most SPARSE_CAP blocks: enough for a
- * program that frees its sampled block before the next one of its class is sampled to
- * make no call into jemalloc, and at most about 60 KiB a thread. */
-#define SPARSE_CAP 2
-
-static unsigned cap(unsigned c, int dense)
+/* The slots class c may use now: its array's at dense rates (allocated here the first
+ * time), else SPARSE_CAP. */
+static unsigned cap(mag *m, unsigned c, int dense)
 {
-	return dense ? class_cap[c] : SPARSE_CAP;
+	void **b;
+
+	if (!m->b) {
+		m->b = m->own;
+		m->room = SPARSE_CAP;
+	}
+	if (!dense || m->room >= class_cap[c])
+		return dense ? m->room : SPARSE_CAP;
+	if (m->room == SPARSE_CAP && (b = hp_ialloc_k(HP_MEM_OTHER, class_cap[c] * sizeof(*b)))) {
+		for (unsigned i = 0; i < m->n; i++)
+			b[i] = m->b[i];
+		m->b = b;
+		m->room = class_cap[c];
+	}
+	return m->room;
 }
 
 void *hp_sampcache_get(size_t size, int zero, int dense)
@@ -102,9 +129,11 @@ void *hp_sampcache_get(size_t size, int zero, int dense)
 	c = class_of8[(size + 7) / 8];
 	m = &mags[c];
 	if (!m->n) {
+		unsigned half = cap(m, c, dense) / 2;
+
 		check_in();
 		hp_je_enter();
-		while (m->n < cap(c, dense) / 2 &&
+		while (m->n < half &&
 		       (p = hp_arena_alloc(class_size[c], 0, 0)) != NULL) {
 			if (!hp_is_sampled(p)) {
 				hp_arena_free(p);	/* served elsewhere: not for this cache */
@@ -124,16 +153,17 @@ void *hp_sampcache_get(size_t size, int zero, int dense)
 
 int hp_sampcache_put(void *p, size_t size, int dense)
 {
-	unsigned c;
+	unsigned c, n;
 	mag *m;
 
 	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE) || size > HP_SAMPCACHE_MAX)
 		return 0;
 	c = class_of8[(size + 7) / 8];
 	m = &mags[c];
-	if (m->n >= cap(c, dense)) {
+	n = cap(m, c, dense);
+	if (m->n >= n) {
 		hp_je_enter();
-		while (m->n > cap(c, dense) / 2)
+		while (m->n > n / 2)
 			hp_arena_free(m->b[--m->n]);
 		hp_je_leave();
 	}

@@ -5,10 +5,12 @@
  * than the rest of a sample). A thread now keeps freed sampled blocks of each small size
  * class up to HP_SAMPCACHE_MAX bytes — with sampling dense (rate up to
  * HP_SAMPCACHE_RATE_MAX; at rate=1 every allocation is sampled) up to HP_SAMPCACHE_MAG
- * blocks (HP_SAMPCACHE_MAG_BYTES) a class, else two — and hands them to its
- * next sampled allocations of the class: most samples make no call into jemalloc and no
- * system call. Blocks move between a thread's cache and the arena half a cache at a time,
- * signals blocked once for the batch; a thread's cache is emptied when it exits. Only this
+ * blocks (HP_SAMPCACHE_MAG_BYTES) a class, in an array the thread allocates the first time
+ * it caches a block of the class, else two, in its static thread-local storage — and hands
+ * them to its next sampled allocations of the class: most samples make no call into
+ * jemalloc and no system call. Blocks move between a thread's cache and the arena half a
+ * cache at a time, signals blocked once for the batch; a thread's cache is emptied (and its
+ * arrays freed) when it exits. Only this
  * thread touches its cache, always with the profiler's guard set (a signal handler's frees
  * are deferred then, its allocations unsampled), so it needs no lock. */
 #ifndef HP_SAMPCACHE_H
@@ -18,9 +20,11 @@
 #pragma GCC visibility push(hidden)
 
 #define HP_SAMPCACHE_RATE_MAX ((size_t)64 << 10)
-#define HP_SAMPCACHE_MAX ((size_t)4096)
-#define HP_SAMPCACHE_MAG 64		/* blocks a class, at most */
-#define HP_SAMPCACHE_MAG_BYTES 32768	/* and at most this many bytes a class */
+/* jemalloc's class after 4 KiB (with 4 KiB pages): a 4 KiB request and its 16-byte record
+ * (lib/liverec) fit. */
+#define HP_SAMPCACHE_MAX ((size_t)5120)
+#define HP_SAMPCACHE_MAG 512		/* blocks a class, at most */
+#define HP_SAMPCACHE_MAG_BYTES 131072	/* and at most this many bytes a class */
 
 /* Learns jemalloc's size classes; called once the sampled arena exists. */
 void hp_sampcache_init(void);
