@@ -31,6 +31,7 @@ unsafe-write|tests/hazards/out_planted.sh|a planted symlink or FIFO at the profi
 no-secure|tests/hazards/setuid.sh|a set-uid program obeys the invoker's HEAPPROF|
 all-permanent|tests/hazards/unw_swap.sh|with every object taken as never unloaded, a plugin loaded where another was keeps the first one's frame rules: its stacks stop at its frame|
 reuse-unchecked|tests/integration/unwind_shapes.sh|with the last walk's outer frames taken unchecked, a call site reached from another caller at the same stack depth gets the first caller's frames|
+record-unchecked|tests/integration/records.sh|with a sampled block's record trusted as read, a double free goes to the allocator twice, and a block with a byte written in front of it is resized and freed from a garbage record|
 "
 
 JE=$top_builddir/lib/libjemalloc_hp.a
