@@ -282,14 +282,8 @@ void *hp_prof_alloc_at(size_t size, size_t align, int zero, const uintptr_t *ent
 	} else {
 		hp_je_enter();
 		if (size >= HP_HUGE_MIN && (b = hp_huge_alloc(size, align, zero)) != NULL) {
-			hp_je_leave();	/* a slot's block: its record is in the slot table */
-			record(b, size, entry, lg);
-			hp_guard_exit();
-			errno = saved;
-			return b;
-		}
-		b = hp_arena_alloc(size + off, lg == 4 ? 0 : off, zero);
-		if (!b) {
+			p = b;	/* a slot's block: its record is in the slot table */
+		} else if (!(b = hp_arena_alloc(size + off, lg == 4 ? 0 : off, zero))) {
 			p = hp_plain_alloc(size, align, zero);	/* range full: unrecorded */
 		} else if (!hp_is_sampled(b)) {
 			p = b;	/* served elsewhere: counted as allocated, never in use */
@@ -362,13 +356,13 @@ size_t hp_prof_usable(const void *p)
 {
 	hp_liverec r;
 	size_t u, off;
+	const char *b;
 
 	if (!hp_liverec_get(p, rec_at(p), &r))
 		return 0;
-	if (hp_huge_has(p))
-		return hp_huge_usable(p);
-	off = (size_t)1 << r.lg_off;
-	u = hp_usable_size((const char *)p - off);
+	b = base_of((void *)(uintptr_t)p, r.lg_off);
+	off = (size_t)((const char *)p - b);
+	u = hp_usable_size(b);	/* a slot's block: the slot's pages in use */
 	return u > off ? u - off : 0;
 }
 
