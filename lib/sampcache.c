@@ -107,8 +107,8 @@ static unsigned cap(mag *m, unsigned c, int dense)
 		m->b = m->own;
 		m->room = SPARSE_CAP;
 	}
-	if (!dense || m->room >= class_cap[c])
-		return dense ? m->room : SPARSE_CAP;
+	if (!dense)
+		return SPARSE_CAP;
 	if (m->room == SPARSE_CAP && (b = hp_ialloc_k(HP_MEM_OTHER, class_cap[c] * sizeof(*b)))) {
 		for (unsigned i = 0; i < m->n; i++)
 			b[i] = m->b[i];

@@ -93,16 +93,17 @@ static hp_stack *find(shard *sh, uint64_t h, const uint64_t *pcs, uint32_t depth
 	return NULL;
 }
 
-static void count_alloc(hp_stack *s, size_t size, double weight)
-{
-	s->alloc_objects += weight;
-	s->alloc_space += weight * (double)size;
-}
-
 /* Under the shard's lock; hp_stacktab_live reads the count without it. */
 static void live_add(shard *sh, size_t d)
 {
 	__atomic_store_n(&sh->live, sh->live + d, __ATOMIC_RELAXED);
+}
+
+static void count_alloc(shard *sh, hp_stack *s, size_t size, double weight)
+{
+	s->alloc_objects += weight;
+	s->alloc_space += weight * (double)size;
+	live_add(sh, 1);
 }
 
 /* Doubles a shard's bucket array; the new array is allocated with no lock held. */
@@ -146,10 +147,8 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
 
 	hp_lock_take(&sh->lock);
 	s = find(sh, h, pcs, depth);
-	if (s) {
-		count_alloc(s, size, weight);
-		live_add(sh, 1);
-	}
+	if (s)
+		count_alloc(sh, s, size, weight);
 	hp_lock_give(&sh->lock);
 	if (s)
 		return s;
@@ -174,8 +173,7 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
 		if (++sh->count > 2 * sh->nbuckets)
 			grow_from = sh->nbuckets;
 	}
-	count_alloc(s, size, weight);
-	live_add(sh, 1);
+	count_alloc(sh, s, size, weight);
 	hp_lock_give(&sh->lock);
 	if (fresh)
 		hp_ifree_k(HP_MEM_STACKS, fresh);
