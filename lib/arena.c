@@ -1,6 +1,7 @@
 /* lib/arena: the sampled arena over one reserved address range, and the profiler's own
  * allocations. See arena.h for why. The only module that includes jemalloc's header. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -279,6 +280,50 @@ void *hp_arena_alloc(size_t size, size_t align, int zero)
 	if (zero)
 		flags |= MALLOCX_ZERO;
 	return hpje_mallocx(size ? size : 1, flags);
+}
+
+/* This thread's explicit cache for the batches: its index, NO_TC before the thread asked
+ * for one, FAILED_TC if jemalloc gave none (tcache:false, or its 4093 explicit caches in
+ * use: the batches then make plain calls). */
+#define NO_TC (-1)
+#define FAILED_TC (-2)
+static __thread int batch_tc = NO_TC;
+
+void hp_arena_batch_open(void)
+{
+	unsigned tc;
+	size_t sz = sizeof(tc);
+
+	if (batch_tc == NO_TC)
+		batch_tc = hpje_mallctl("tcache.create", &tc, &sz, NULL, 0) == 0 && tc <= INT_MAX ?
+				   (int)tc : FAILED_TC;
+}
+
+void hp_arena_batch_close(void)
+{
+	unsigned tc;
+
+	if (batch_tc >= 0) {
+		tc = (unsigned)batch_tc;
+		hpje_mallctl("tcache.destroy", NULL, NULL, &tc, sizeof(tc));
+	}
+	batch_tc = NO_TC;
+}
+
+void *hp_arena_batch_alloc(size_t size)
+{
+	if (batch_tc < 0)
+		return hp_arena_alloc(size, 0, 0);
+	return hpje_mallocx(size ? size : 1, MALLOCX_ARENA(sampled_arena) | MALLOCX_TCACHE(batch_tc));
+}
+
+void hp_arena_batch_free(void *p)
+{
+	if (batch_tc < 0) {
+		hp_arena_free(p);
+		return;
+	}
+	hpje_dallocx(p, MALLOCX_TCACHE(batch_tc));
 }
 
 void *hp_plain_alloc(size_t size, size_t align, int zero)

@@ -40,12 +40,13 @@ static void flush_thread(void *arg)
 	hp_je_enter();
 	for (int c = 0; c < MAX_CLASSES; c++) {
 		while (mags[c].n)
-			hp_arena_free(mags[c].b[--mags[c].n]);
+			hp_arena_batch_free(mags[c].b[--mags[c].n]);
 		if (mags[c].b && mags[c].b != mags[c].own)
 			hp_ifree_k(HP_MEM_OTHER, mags[c].b);
 		mags[c].b = NULL;
 		mags[c].room = 0;
 	}
+	hp_arena_batch_close();
 	hp_je_leave();
 }
 
@@ -110,6 +111,9 @@ static unsigned cap(mag *m, unsigned c, int dense)
 	if (!dense)
 		return SPARSE_CAP;
 	if (m->room == SPARSE_CAP && (b = hp_ialloc_k(HP_MEM_OTHER, class_cap[c] * sizeof(*b)))) {
+		hp_je_enter();
+		hp_arena_batch_open();	/* once a thread */
+		hp_je_leave();
 		for (unsigned i = 0; i < m->n; i++)
 			b[i] = m->b[i];
 		m->b = b;
@@ -134,9 +138,9 @@ void *hp_sampcache_get(size_t size, int zero, int dense)
 		check_in();
 		hp_je_enter();
 		while (m->n < half &&
-		       (p = hp_arena_alloc(class_size[c], 0, 0)) != NULL) {
+		       (p = hp_arena_batch_alloc(class_size[c])) != NULL) {
 			if (!hp_is_sampled(p)) {
-				hp_arena_free(p);	/* served elsewhere: not for this cache */
+				hp_arena_batch_free(p);	/* served elsewhere: not for this cache */
 				break;
 			}
 			m->b[m->n++] = p;
@@ -164,7 +168,7 @@ int hp_sampcache_put(void *p, size_t size, int dense)
 	if (m->n >= n) {
 		hp_je_enter();
 		while (m->n > n / 2)
-			hp_arena_free(m->b[--m->n]);
+			hp_arena_batch_free(m->b[--m->n]);
 		hp_je_leave();
 	}
 	check_in();
