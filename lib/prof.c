@@ -128,10 +128,22 @@ int hp_prof_init(void)
 	return ret;
 }
 
+/* The entry of this thread's last sampled stack: a capture that says its frames are the
+ * last capture's (hp_unwind_capture_at's *same; record() is its only caller) counts on it
+ * without hashing and looking up the frames again. NULL: none. */
+static __thread hp_stack *last_stack;
+
 /* The stack table's in-use figures, and peak='s estimate of the live heap with them. */
-static hp_stack *track(const uint64_t *pcs, uint32_t depth, size_t size, double w)
+static hp_stack *track(const uint64_t *pcs, uint32_t depth, size_t size, double w, int same)
 {
-	hp_stack *s = hp_stacktab_add(pcs, depth, size, w);
+	hp_stack *s;
+
+	if (same && last_stack) {
+		s = last_stack;
+		hp_stacktab_again(s, size, w);
+	} else {
+		s = last_stack = hp_stacktab_add(pcs, depth, size, w);
+	}
 
 	if (s && __builtin_expect(hp_peak_on, 0))
 		hp_peak_change(llround((double)size * w));
@@ -167,12 +179,12 @@ static void record(void *p, size_t size, const uintptr_t *entry, unsigned lg_off
 	uint64_t pcs[HP_DEPTH_MAX];
 	size_t rate = __atomic_load_n(&hp_rate, __ATOMIC_RELAXED);
 	double w = hp_liverec_weight(hp_sampler_weight(size, rate));
-	int depth;
+	int depth, same;
 	hp_liverec r = { NULL, size, 0.0, lg_off };
 	hp_stack *s;
 
-	depth = hp_unwind_capture_at(entry, pcs, config.depth);
-	s = track(pcs, (uint32_t)depth, size, w);
+	depth = hp_unwind_capture_at(entry, pcs, config.depth, &same);
+	s = track(pcs, (uint32_t)depth, size, w, same);
 
 	hp_trigger_allocated((uint64_t)((double)size * w));
 	if (!lg_off) {

@@ -182,6 +182,15 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
 	return s;
 }
 
+void hp_stacktab_again(hp_stack *s, size_t size, double weight)
+{
+	shard *sh = &shards[s->shard];
+
+	hp_lock_take(&sh->lock);
+	count_alloc(sh, s, size, weight);
+	hp_lock_give(&sh->lock);
+}
+
 void hp_stacktab_sub(hp_stack *s, size_t size, double weight)
 {
 	shard *sh = &shards[s->shard];

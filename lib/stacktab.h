@@ -32,6 +32,10 @@ typedef struct hp_stack_snap {
  * allocations. NULL when out of memory (the sample is then not recorded). */
 hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, double weight);
 
+/* Adds one sample to s, an entry hp_stacktab_add returned (entries stay for the life of
+ * the process): for a stack known to be s's without looking it up. */
+void hp_stacktab_again(hp_stack *s, size_t size, double weight);
+
 /* Records the free of a sample recorded by hp_stacktab_add. */
 void hp_stacktab_sub(hp_stack *s, size_t size, double weight);
 

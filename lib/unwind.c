@@ -1320,13 +1320,16 @@ typedef struct wframe {
 } wframe;
 static __thread wframe last[REUSE_MAX], fresh[REUSE_MAX];
 static __thread int last_n;			/* frames in last[] (0: nothing to reuse) */
+static __thread int last_full;			/* last[] holds every frame of the walk */
 static __thread int last_whole;			/* last[0] has a rule without caller */
 static __thread unsigned long long last_subs;	/* the unload count of their rules */
-/* Only for deep stacks: on a short one, recording and checking frames cost more than
- * stepping through them (bench/churn, 4 frames: 16% slower at rate=1). A thread records
- * its walks while its last walk had REUSE_MIN frames or more. */
-#define REUSE_MIN 8
-static __thread int reuse_on;
+/* The last capture's frames are the ones last[] holds: its walk kept them all, and no
+ * capture since went another way (see hp_unwind_capture_at's *same). */
+static __thread int walk_kept;
+/* What a walk says of itself (*how): every rule it used was of a permanent object; it
+ * took every frame of the last walk, met at its first frame; it kept all its frames in
+ * last[] for the next. */
+enum { WALK_PERM = 1, WALK_SAME = 2, WALK_KEPT = 4 };
 
 /* The frames outside last[r] hold: every word they were read from is unchanged. */
 static int reusable(int r, uintptr_t lo, uintptr_t n)
@@ -1339,14 +1342,16 @@ static int reusable(int r, uintptr_t lo, uintptr_t n)
 }
 
 /* After a walk: its k frames in fresh[] become the innermost of last[], outside which
- * `kept` frames of last[] stay; whole when the outermost is the real one. */
-static void keep_walk(int k, int kept, int whole, unsigned long long subs)
+ * `kept` frames of last[] stay; whole when the outermost is the real one. WALK_KEPT when
+ * last[] then holds every frame of the walk. */
+static int keep_walk(int k, int kept, int whole, unsigned long long subs)
 {
 	int total = kept + k, drop = total > REUSE_MAX ? total - REUSE_MAX : 0;
 
 	if (k > REUSE_MAX) {	/* fresh[] lost its outer frames */
 		last_n = 0;
-		return;
+		last_full = 0;
+		return 0;
 	}
 	for (int i = k - 1; i >= drop; i--) {	/* outermost first: operm, obp */
 		wframe *f = &last[total - 1 - i];
@@ -1363,8 +1368,10 @@ static void keep_walk(int k, int kept, int whole, unsigned long long subs)
 					    (!(fl & M_BP_SAVED) && (!outer || f[-1].obp))));
 	}
 	last_n = total - drop;	/* the innermost beyond REUSE_MAX dropped */
+	last_full = !drop;
 	last_whole = whole;
 	last_subs = subs;
+	return drop ? 0 : WALK_KEPT;
 }
 
 /* The walk by compact rules alone, from the registers r0 (ip, sp, bp) of a frame: its ip is
@@ -1373,11 +1380,10 @@ static void keep_walk(int k, int kept, int whole, unsigned long long subs)
  * (live frames of this thread: see find_stack); a read anywhere else goes through
  * readable(). Returns how many frames it filled, or -1 when a frame needs libunwind (no
  * rule yet, or not an ordinary shape): the caller then walks again the slow way, which
- * makes the missing rules. *perm_only: whether every rule it used (its own or the last
- * walk's) was of a permanent object. */
+ * makes the missing rules. *how: WALK_PERM when every rule it used (its own or the last
+ * walk's) was of a permanent object, WALK_SAME and WALK_KEPT (above). */
 static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uintptr_t lo,
-						      uint64_t *pcs, int max, int *perm_only,
-						      const int rec)
+						      uint64_t *pcs, int max, int *how)
 {
 	uintptr_t ip = r0[0], sp = r0[1], bp = r0[2], at[2] = { 0, 0 };
 	unsigned long long subs = walk_snap->subs;
@@ -1387,7 +1393,7 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 	wframe *fr = fresh;
 	const memo_slot *m;
 	unsigned perm = M_PERM;
-	int n = 0, r = rec && last_subs == subs ? last_n - 1 : -1, whole;
+	int n = 0, r = last_subs == subs ? last_n - 1 : -1, whole;
 
 	if (memo_subs != subs) {
 		memset(memo, 0, sizeof(memo));
@@ -1399,14 +1405,14 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 		perm &= m->flags;
 		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp, at) ||
 		    ip == 0) {
-			*perm_only = perm != 0;
+			*how = perm ? WALK_PERM : 0;
 			last_n = 0;
 			return 0;	/* the slow step stops here too */
 		}
 	}
 	for (;;) {
 		pcs[n] = ip;
-		if (rec && n < REUSE_MAX)
+		if (n < REUSE_MAX)
 			fr[n] = (wframe){ ip, sp, bp, { at[0], at[1] }, M_PERM | M_NORULE, 0, 1 };
 		if (++n == max) {
 			whole = 0;
@@ -1419,12 +1425,20 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 			if (r + n <= max && (r + n == max || last_whole) && reusable(r, lo, n_trusted)) {
 				/* this walk's n frames (the last is last[r]), then last[r-1..0] */
 				perm &= last[r].operm;
+				if (n == 1 && r == last_n - 1 && last_full) {
+					/* met at the first frame, the innermost of a walk kept
+					 * whole: that walk's frames, which last[] keeps */
+					for (int t = r - 1; t >= 0; t--)
+						pcs[n++] = last[t].ip;
+					*how = (perm ? WALK_PERM : 0) | WALK_SAME | WALK_KEPT;
+					return n;
+				}
 				if (n <= REUSE_MAX)
 					fr[n - 1].rflags = last[r].rflags;
 				for (int t = r - 1; t >= 0; t--)
 					pcs[n++] = last[t].ip;
-				*perm_only = perm != 0;
-				keep_walk(n - r, r, last_whole && n < max, subs);
+				*how = (perm ? WALK_PERM : 0) |
+				       keep_walk(n - r, r, last_whole && n < max, subs);
 				return n;
 			}
 			r = -1;
@@ -1432,7 +1446,7 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 		if (!(m = memo_get(base, ip - 1, subs)))
 			return -1;
 		perm &= m->flags;
-		if (rec && n <= REUSE_MAX)
+		if (n <= REUSE_MAX)
 			fr[n - 1].rflags = m->flags & (M_END | M_CFA_SP | M_BP_SAVED | M_PERM);
 		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp, at) ||
 		    ip == 0) {
@@ -1442,39 +1456,34 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 			break;
 		}
 	}
-	*perm_only = perm != 0;
-	if (rec && n >= REUSE_MIN)
-		keep_walk(n, 0, whole, subs);
-	else
-		last_n = 0;
-	reuse_on = n >= REUSE_MIN;
+	*how = (perm ? WALK_PERM : 0) | keep_walk(n, 0, whole, subs);
 	return n;
 }
 
-/* The walk, in two copies: recording frames for the next walk (after a deep one), and
- * not (the loop then keeps nothing but its registers). */
+/* Out of line, so that hp_unwind_capture_at's own registers stay out of the loop's way. */
 static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t lo, uint64_t *pcs,
-					     int max, int *perm_only)
+					     int max, int *how)
 {
-	if (reuse_on)
-		return walk(r0, lo, pcs, max, perm_only, 1);
-	return walk(r0, lo, pcs, max, perm_only, 0);
+	return walk(r0, lo, pcs, max, how);
 }
 
 int hp_unwind_capture(uint64_t *pcs, int max)
 {
-	return hp_unwind_capture_at(NULL, pcs, max);
+	return hp_unwind_capture_at(NULL, pcs, max, NULL);
 }
 
-int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
+int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max, int *same)
 {
 	unw_context_t uc;
 	unw_cursor_t cur;
 	unw_word_t ip;
 	uintptr_t r0[3];
 	unsigned long long subs = 0;
-	int n = 0, first = -1, tried = 0, perm = 0;
+	int n = 0, first = -1, tried = 0, how = 0, prev_kept = walk_kept, dummy;
 
+	if (!same)
+		same = &dummy;
+	*same = walk_kept = 0;
 	if (!ready || max <= 0)
 		return 0;
 	hp_unwind_regs_here(r0);
@@ -1493,11 +1502,14 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 		subs = walk_snap->subs;
 		tried = 1;
 		list_stale = 1;
-		first = fast_walk(entry ? entry : r0, r0[1], pcs, max, &perm);
+		first = fast_walk(entry ? entry : r0, r0[1], pcs, max, &how);
 		unpin(walk_snap);
 		walk_snap = NULL;
-		if (first >= 0 && perm)
+		if (first >= 0 && (how & WALK_PERM)) {
+			*same = prev_kept && (how & WALK_SAME);
+			walk_kept = how & WALK_KEPT;
 			return first;
+		}
 		last_lo = last_hi = 0;
 	}
 	if (!read_enter(READ_WAIT_MS))
@@ -1505,12 +1517,18 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 	refresh_objects();
 	if (tried && !list_stale && walk_snap->subs == subs) {
 		n = first;
-		if (n >= 0)
+		if (n >= 0) {
+			*same = prev_kept && (how & WALK_SAME);
+			walk_kept = how & WALK_KEPT;
 			goto out;	/* nothing unloaded since: its rules held */
+		}
 		goto slow;		/* a rule is missing: the same walk would miss it */
 	}
-	if (!list_stale && (n = fast_walk(entry ? entry : r0, r0[1], pcs, max, &perm)) >= 0)
+	how = 0;
+	if (!list_stale && (n = fast_walk(entry ? entry : r0, r0[1], pcs, max, &how)) >= 0) {
+		walk_kept = how & WALK_KEPT;	/* not *same: last[] was the first try's */
 		goto out;
+	}
 slow:
 	n = 0;
 	/* The slow walk starts where the fast one did, so that the rules it makes are the

@@ -92,7 +92,7 @@ enum {
 	S_OMIT, S_FP, S_MIXED, S_ALLOCA, S_HUGE_OMIT, S_HUGE_FP, S_REALIGN, S_DRAP, S_ALIGN_FP,
 	S_ALIGN_NOFP, S_RECURSE, S_TAIL, S_RAISE, S_ALTSTACK, S_TRAP_ENTRY, S_TRAP_MID,
 	S_TRAP_EDGE, S_RBP24, S_RBP1016, S_RBP40016, S_SP32752, S_SP32768, S_BP16384,
-	S_BP16392, S_RA1016, S_RA1032, S_THREAD, S_QSORT, NSITES
+	S_BP16392, S_RA1016, S_RA1032, S_THREAD, S_QSORT, S_TWINS, NSITES
 };
 
 static const site sites[NSITES] = {
@@ -124,6 +124,7 @@ static const site sites[NSITES] = {
 	[S_RA1032] = { "ra_at_cfa-1032", "slow", "leaf_ra1032", 3 },
 	[S_THREAD] = { "thread", "fast", "leaf_thread", 4 },
 	[S_QSORT] = { "qsort", "fast", "leaf_qsort", 1 },	/* calls: one per comparison */
+	[S_TWINS] = { "twins", "fast", "leaf_twins", 8 },
 };
 
 /* A site's call count, opaque to the compiler: an unrolled loop would make each call's
@@ -212,6 +213,7 @@ LEAF(NOFP, leaf_ra1016, S_RA1016)
 LEAF(NOFP, leaf_ra1032, S_RA1032)
 LEAF(FP, leaf_thread, S_THREAD)
 LEAF(NOFP, leaf_qsort, S_QSORT)
+LEAF(NOFP, leaf_twins, S_TWINS)
 
 /* --- hand-written frames ------------------------------------------------------------
  * Each takes a leaf (int (*)(void)) in rdi, calls it, returns its value. The traps call
@@ -575,6 +577,51 @@ static FP int qsort_1(int x)
 	return v[0] + x;
 }
 
+/* Two callers of one leaf with the same frame, so that the leaf's frame has the same stack
+ * pointer under both, each called from twins_1 (twin_a from two places) at one depth:
+ * consecutive allocations whose first frame (return address and stack pointer) is the
+ * same while their outer frames differ, or are the same (the pattern in main). A walk that
+ * took the last walk's frames for this one's (lib/unwind.c reuses them when every word
+ * under the first frame is unchanged) would show here as a stack of the wrong caller. */
+static NOFP int twin_a(int x)
+{
+	volatile char pad[32];
+
+	pad[x & 31] = 1;
+	return leaf_twins() + pad[0];
+}
+
+static NOFP int twin_b(int x)
+{
+	volatile char pad[32];
+
+	pad[x & 31] = 1;
+	return leaf_twins() + pad[0];
+}
+
+static volatile int twins_seen;
+
+/* Each call's value is used after it (no tail call) and each place adds its own amount
+ * (no two calls merged). */
+static NOFP int twins_1(int pick)
+{
+	int r;
+
+	if (pick == 0) {
+		r = twin_a(1);
+		twins_seen += 1;
+	} else if (pick == 1) {
+		r = twin_a(2);
+		twins_seen += 2;
+	} else {
+		r = twin_b(3);
+		twins_seen += 3;
+	}
+	return r;
+}
+
+static const int twins_pattern[8] = { 0, 0, 1, 0, 2, 2, 1, 1 };
+
 /* --- main --------------------------------------------------------------------------- */
 
 static void handle(int sig, void (*fn)(int), int flags)
@@ -677,6 +724,8 @@ int main(int argc, char **argv)
 		die("thread failed");
 	sink = qsort_1(1);
 	sink = qsort_1(2);
+	for (int i = 0; i < calls_of(S_TWINS); i++)
+		sink = twins_1(twins_pattern[i]);
 
 	fprintf(out, "main %p\n", (void *)main);
 	for (int s = 0; s < NSITES; s++)
