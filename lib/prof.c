@@ -34,7 +34,6 @@ int hp_state;
 
 static hp_config config;
 static struct timespec start_time;
-static _Atomic uint64_t samples;
 
 const hp_config *hp_prof_config(void)
 {
@@ -52,7 +51,7 @@ int64_t hp_prof_uptime_ns(void)
 
 uint64_t hp_prof_samples(void)
 {
-	return atomic_load_explicit(&samples, memory_order_relaxed);
+	return hp_stacktab_samples();	/* counted under the shard locks it takes anyway */
 }
 
 static void fork_prepare(void)
@@ -198,10 +197,7 @@ static void record(void *p, size_t size, const uintptr_t *entry, unsigned lg_off
 		/* Not findable at free time: take it back rather than count it live forever
 		 * (the record was written without its stack). */
 		untrack(s, size, w);
-		return;
 	}
-	if (s)
-		atomic_fetch_add_explicit(&samples, 1, memory_order_relaxed);
 }
 
 /* jemalloc gives an emptied slab back to the arena's extent cache at once, and the sampled

@@ -17,6 +17,7 @@ typedef struct shard {
 	size_t nbuckets;		/* guarded by lock; a power of two */
 	size_t count;			/* guarded by lock */
 	size_t live;			/* guarded by lock: samples added less those taken off */
+	uint64_t added;			/* guarded by lock: samples added */
 	hp_stack *initial[INITIAL_BUCKETS];
 } shard;
 
@@ -104,6 +105,7 @@ static void count_alloc(shard *sh, hp_stack *s, size_t size, double weight)
 	s->alloc_objects += weight;
 	s->alloc_space += weight * (double)size;
 	live_add(sh, 1);
+	__atomic_store_n(&sh->added, sh->added + 1, __ATOMIC_RELAXED);	/* read without it */
 }
 
 /* Doubles a shard's bucket array; the new array is allocated with no lock held. */
@@ -208,6 +210,15 @@ size_t hp_stacktab_live(void)
 
 	for (int i = 0; i < NSHARDS; i++)
 		n += __atomic_load_n(&shards[i].live, __ATOMIC_RELAXED);
+	return n;
+}
+
+uint64_t hp_stacktab_samples(void)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < NSHARDS; i++)
+		n += __atomic_load_n(&shards[i].added, __ATOMIC_RELAXED);
 	return n;
 }
 

@@ -36,6 +36,10 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
  * the process): for a stack known to be s's without looking it up. */
 void hp_stacktab_again(hp_stack *s, size_t size, double weight);
 
+/* Samples added since start (hp_stacktab_add and hp_stacktab_again), each shard's count
+ * read without its lock. */
+uint64_t hp_stacktab_samples(void);
+
 /* Records the free of a sample recorded by hp_stacktab_add. */
 void hp_stacktab_sub(hp_stack *s, size_t size, double weight);
 
