@@ -1332,13 +1332,43 @@ static __thread int walk_kept;
 enum { WALK_PERM = 1, WALK_SAME = 2, WALK_KEPT = 4 };
 
 /* The frames outside last[r] hold: every word they were read from is unchanged. */
-static int reusable(int r, uintptr_t lo, uintptr_t n)
+static inline __attribute__((always_inline)) int reusable(int r, uintptr_t lo, uintptr_t n)
 {
 	for (const wframe *f = &last[r - 1]; f >= last; f--)
 		if (f->at[0] - lo >= n || *(const uintptr_t *)f->at[0] != f->ip ||
 		    (f->at[1] && (f->at[1] - lo >= n || *(const uintptr_t *)f->at[1] != f->bp)))
 			return 0;
 	return 1;
+}
+
+/* The last walk's frames again, before anything else: entry (a call into the library) is
+ * the last walk's first frame (same return address, stack pointer and, if the walk on
+ * reads it, rbp), that walk kept all its frames, their rules were all of permanent objects
+ * (so no unload can have made them wrong: no snapshot to pin, no loader to ask), and every
+ * word under the frame holds what it held. A loop that allocates from one place at rate=1
+ * then pays the checks of its frames' words and nothing else (the walk, below, would find
+ * the same at its first frame after pinning the object list). lo and n as for reusable().
+ * Returns the frames, or 0. same_first() first: most walks that are not the same leave
+ * there, without the call. */
+static inline int same_first(const uintptr_t *entry)
+{
+	int k = last_n - 1;
+
+	return k >= 0 && last[k].ip == entry[0] && last[k].sp == entry[1];
+}
+
+static __attribute__((noinline)) int same_again(const uintptr_t *entry, uintptr_t lo, uintptr_t n,
+						 uint64_t *pcs, int max)
+{
+	int k = last_n - 1;
+	const wframe *f = &last[k];
+
+	if (!last_full || k >= max || (k + 1 < max && !last_whole) || !f->operm ||
+	    (f->obp && f->bp != entry[2]) || !reusable(k, lo, n))
+		return 0;
+	for (int i = 0; i <= k; i++)
+		pcs[i] = last[k - i].ip;
+	return k + 1;
 }
 
 /* After a walk: its k frames in fresh[] become the innermost of last[], outside which
@@ -1491,6 +1521,14 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max, int *sa
 	if (!stack_found)
 		find_stack();
 	trust_hi = walk_sp >= stack_lo && walk_sp < stack_hi ? stack_hi : 0;
+	if (entry && prev_kept && same_first(entry) &&
+	    (n = same_again(entry, r0[1],
+			    trust_hi > r0[1] + sizeof(uintptr_t) ?
+				    trust_hi - r0[1] - sizeof(uintptr_t) + 1 : 0,
+			    pcs, max)) > 0) {
+		*same = walk_kept = 1;	/* last[] stays as it is */
+		return n;
+	}
 	/* First without asking the loader (a dl_iterate_phdr call, the loader's lock: about
 	 * 200 instructions, and a lock every thread shares): a walk through permanent objects
 	 * alone is right whatever dlopen and dlclose did since the list was last read. Until
