@@ -182,10 +182,14 @@ static void record(void *p, size_t size, const uintptr_t *entry, unsigned lg_off
 	hp_liverec r = { NULL, size, 0.0, lg_off };
 	hp_stack *s;
 
-	depth = hp_unwind_capture_at(entry, pcs, config.depth, &same);
+	if ((depth = hp_unwind_again(entry, pcs, config.depth)) > 0)
+		same = 1;	/* this thread's last stack again */
+	else
+		depth = hp_unwind_capture_at(entry, pcs, config.depth, &same);
 	s = track(pcs, (uint32_t)depth, size, w, same);
 
-	hp_trigger_allocated((uint64_t)((double)size * w));
+	if (config.interval)	/* interval= is on: its running total */
+		hp_trigger_allocated((uint64_t)((double)size * w));
 	if (!lg_off) {
 		if (s)
 			untrack(s, size, w);

@@ -1341,13 +1341,14 @@ static inline __attribute__((always_inline)) int reusable(int r, uintptr_t lo, u
 	return 1;
 }
 
-/* The last walk's frames again, before anything else: entry (a call into the library) is
- * the last walk's first frame (same return address, stack pointer and, if the walk on
- * reads it, rbp), that walk kept all its frames, their rules were all of permanent objects
- * (so no unload can have made them wrong: no snapshot to pin, no loader to ask), and every
- * word under the frame holds what it held. A loop that allocates from one place at rate=1
- * then pays the checks of its frames' words and nothing else (the walk, below, would find
- * the same at its first frame after pinning the object list). lo and n as for reusable().
+/* The last walk's frames again, before any walk (hp_unwind_again): entry (a call into the
+ * library) is the last walk's first frame (same return address, stack pointer and, if the
+ * walk on reads it, rbp), that walk kept all its frames, their rules were all of permanent
+ * objects (so no unload can have made them wrong: no snapshot to pin, no loader to ask),
+ * and every word under the frame holds what it held. A loop that allocates from one place
+ * at rate=1 then pays the checks of its frames' words and nothing else (the walk, below,
+ * would find the same at its first frame after pinning the object list). lo and n as for
+ * reusable().
  * Returns the frames, or 0. same_first() first: most walks that are not the same leave
  * there, without the call. */
 static inline int same_first(const uintptr_t *entry)
@@ -1497,6 +1498,18 @@ static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t 
 	return walk(r0, lo, pcs, max, how);
 }
 
+int hp_unwind_again(const uintptr_t *entry, uint64_t *pcs, int max)
+{
+	uintptr_t lo, hi;
+
+	if (!entry || !walk_kept || !ready || max <= 0 || !stack_found || !same_first(entry))
+		return 0;
+	__asm__("movq %%rsp, %0" : "=r"(lo));	/* the words above are this thread's live frames */
+	hi = (lo & ~(uintptr_t)4095) >= stack_lo && lo < stack_hi ? stack_hi : 0;
+	return same_again(entry, lo, hi > lo + sizeof(uintptr_t) ? hi - lo - sizeof(uintptr_t) + 1 : 0,
+			  pcs, max);	/* last[] stays as it is, walk_kept with it */
+}
+
 int hp_unwind_capture(uint64_t *pcs, int max)
 {
 	return hp_unwind_capture_at(NULL, pcs, max, NULL);
@@ -1521,14 +1534,6 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max, int *sa
 	if (!stack_found)
 		find_stack();
 	trust_hi = walk_sp >= stack_lo && walk_sp < stack_hi ? stack_hi : 0;
-	if (entry && prev_kept && same_first(entry) &&
-	    (n = same_again(entry, r0[1],
-			    trust_hi > r0[1] + sizeof(uintptr_t) ?
-				    trust_hi - r0[1] - sizeof(uintptr_t) + 1 : 0,
-			    pcs, max)) > 0) {
-		*same = walk_kept = 1;	/* last[] stays as it is */
-		return n;
-	}
 	/* First without asking the loader (a dl_iterate_phdr call, the loader's lock: about
 	 * 200 instructions, and a lock every thread shares): a walk through permanent objects
 	 * alone is right whatever dlopen and dlclose did since the list was last read. Until

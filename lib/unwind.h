@@ -24,6 +24,14 @@ int hp_unwind_capture(uint64_t *pcs, int max);
  * or not known. */
 int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max, int *same);
 
+/* Before hp_unwind_capture_at(entry, ...): when the calling thread's last capture kept
+ * all its frames, their rules were all of objects that are never unloaded, entry is their
+ * first frame and every stack word under it still holds what it held, fills pcs with those
+ * frames and returns how many, and the caller may reuse what it made of them (as for
+ * *same). Else 0, and nothing changed: the caller then captures. A few loads a frame;
+ * no lock, no atomic operation. */
+int hp_unwind_again(const uintptr_t *entry, uint64_t *pcs, int max);
+
 /* An object (shared library) that was unloaded after frames in it were recorded. */
 typedef struct hp_unloaded {
 	const char *path;
