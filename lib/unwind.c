@@ -1375,7 +1375,8 @@ static __attribute__((noinline)) int same_again(const uintptr_t *entry, uintptr_
 /* After a walk: its k frames in fresh[] become the innermost of last[], outside which
  * `kept` frames of last[] stay; whole when the outermost is the real one. WALK_KEPT when
  * last[] then holds every frame of the walk. */
-static int keep_walk(int k, int kept, int whole, unsigned long long subs)
+static __attribute__((optimize("no-tree-slp-vectorize"))) int
+keep_walk(int k, int kept, int whole, unsigned long long subs)
 {
 	int total = kept + k, drop = total > REUSE_MAX ? total - REUSE_MAX : 0;
 
@@ -1384,19 +1385,32 @@ static int keep_walk(int k, int kept, int whole, unsigned long long subs)
 		last_full = 0;
 		return 0;
 	}
-	for (int i = k - 1; i >= drop; i--) {	/* outermost first: operm, obp */
-		wframe *f = &last[total - 1 - i];
-		int outer = total - 1 - i > 0;
-		unsigned fl;
+	/* Outermost first, each frame's operm and obp from the next outer one's, carried in
+	 * registers (not stored and read back a frame later). Fields one by one: the walk has
+	 * just written fresh[i] a word at a time, and a 16-byte load across two of those
+	 * stores waits until they reach the cache (a failed store forward: a third of this
+	 * function's time, perf; hence no vectorising here). */
+	wframe *f = &last[kept];
+	unsigned operm = kept ? last[kept - 1].operm : M_PERM;
+	unsigned obp = kept ? last[kept - 1].obp : 1;
 
-		*f = fresh[i];
-		fl = f->rflags;
-		f->operm = (fl & M_PERM) & (outer ? f[-1].operm : M_PERM);
+	for (int i = k - 1; i >= drop; i--, f++) {
+		const wframe *g = &fresh[i];
+		unsigned fl = g->rflags;
+
+		f->ip = g->ip;
+		f->sp = g->sp;
+		f->bp = g->bp;
+		f->at[0] = g->at[0];
+		f->at[1] = g->at[1];
+		f->rflags = (unsigned char)fl;
+		operm &= fl & M_PERM;
 		/* bp is read for this frame's CFA, or carried to the next frame unless the
 		 * rule restores it from the stack (a word at[1] then checks) */
-		f->obp = (fl & M_NORULE) ||
-			 (!(fl & M_END) && (!(fl & M_CFA_SP) ||
-					    (!(fl & M_BP_SAVED) && (!outer || f[-1].obp))));
+		obp = (fl & M_NORULE) ||
+		      (!(fl & M_END) && (!(fl & M_CFA_SP) || (!(fl & M_BP_SAVED) && obp)));
+		f->operm = (unsigned char)operm;
+		f->obp = (unsigned char)obp;
 	}
 	last_n = total - drop;	/* the innermost beyond REUSE_MAX dropped */
 	last_full = !drop;
