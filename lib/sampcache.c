@@ -140,7 +140,8 @@ void *hp_sampcache_get(size_t size, int zero, int dense)
 		while (m->n < half &&
 		       (p = hp_arena_batch_alloc(class_size[c])) != NULL) {
 			if (!hp_is_sampled(p)) {
-				hp_arena_batch_free(p);	/* served elsewhere: not for this cache */
+				hp_arena_free(p);	/* served elsewhere: not for this cache, nor
+							 * for the batches' */
 				break;
 			}
 			m->b[m->n++] = p;
