@@ -409,8 +409,8 @@ void hp_arena_decay(void)
 	hp_huge_decay();
 }
 
-/* One counter per kind, each on its own cache line: the stack table and the live map grow
- * on the sample path of every thread. */
+/* One counter per kind, each on its own cache line: the stack table and lib/sampcache's
+ * arrays grow on the sample path of every thread. */
 static struct {
 	size_t bytes;
 	char pad[64 - sizeof(size_t)];

@@ -5,7 +5,7 @@
  * allocations are served from one dedicated arena whose extent hooks carve memory out of a
  * single reserved address range, so "was this pointer sampled?" is a range check that
  * touches no shared memory: free's fast path is two loads, a subtract and a compare.
- * The profiler's own memory (stack table, live map, dump buffers) comes from jemalloc
+ * The profiler's own memory (stack table, caches, dump buffers) comes from jemalloc
  * through hp_ialloc/hp_ifree, never through the interposed malloc. */
 #ifndef HP_ARENA_H
 #define HP_ARENA_H

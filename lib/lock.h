@@ -1,4 +1,4 @@
-/* lib/lock: the profiler's short-held mutex, for the stack table and live map shards.
+/* lib/lock: the profiler's short-held mutex, for the stack table's shards.
  *
  * One int: 0 free, 1 held, 2 held and somebody may be asleep on it (a futex). Taking a
  * free lock is one compare-and-swap, giving it back one exchange: about 8 instructions

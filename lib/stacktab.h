@@ -2,7 +2,8 @@
  * the stack's hash, each a chained hash table under its own mutex.
  *
  * An entry holds the unbiased counters of its stack. Entries are never removed, so a
- * pointer to one stays valid for the life of the process (the live map keeps them).
+ * pointer to one stays valid for the life of the process (block records, lib/liverec, and
+ * lib/prof's last stack of each thread keep them).
  * Memory comes from hp_ialloc, always outside the shard lock: a profiler lock is never
  * held across a call into jemalloc (doc/DESIGN.md, lock order). */
 #ifndef HP_STACKTAB_H
