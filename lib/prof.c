@@ -127,9 +127,9 @@ int hp_prof_init(void)
 	return ret;
 }
 
-/* The entry of this thread's last sampled stack: a capture that says its frames are the
- * last capture's (hp_unwind_capture_at's *same; record() is its only caller) counts on it
- * without hashing and looking up the frames again. NULL: none. */
+/* The entry of this thread's last sampled stack: when hp_unwind_again says the frames are
+ * the last capture's (record() is the only caller of the captures), the sample is counted
+ * on it without hashing and looking up the frames again. NULL: none. */
 static __thread hp_stack *last_stack;
 
 /* The stack table's in-use figures, and peak='s estimate of the live heap with them. */
@@ -182,10 +182,10 @@ static void record(void *p, size_t size, const uintptr_t *entry, unsigned lg_off
 	hp_liverec r = { NULL, size, 0.0, lg_off };
 	hp_stack *s;
 
-	if ((depth = hp_unwind_again(entry, pcs, config.depth)) > 0)
-		same = 1;	/* this thread's last stack again */
-	else
-		depth = hp_unwind_capture_at(entry, pcs, config.depth, &same);
+	depth = hp_unwind_again(entry, pcs, config.depth);
+	same = depth > 0;	/* this thread's last stack again */
+	if (!same)
+		depth = hp_unwind_capture_at(entry, pcs, config.depth);
 	s = track(pcs, (uint32_t)depth, size, w, same);
 
 	if (config.interval)	/* interval= is on: its running total */

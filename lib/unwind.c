@@ -1324,12 +1324,11 @@ static __thread int last_full;			/* last[] holds every frame of the walk */
 static __thread int last_whole;			/* last[0] has a rule without caller */
 static __thread unsigned long long last_subs;	/* the unload count of their rules */
 /* The last capture's frames are the ones last[] holds: its walk kept them all, and no
- * capture since went another way (see hp_unwind_capture_at's *same). */
+ * capture since went another way (see hp_unwind_again). */
 static __thread int walk_kept;
-/* What a walk says of itself (*how): every rule it used was of a permanent object; it
- * took every frame of the last walk, met at its first frame; it kept all its frames in
- * last[] for the next. */
-enum { WALK_PERM = 1, WALK_SAME = 2, WALK_KEPT = 4 };
+/* What a walk says of itself (*how): every rule it used was of a permanent object; it kept
+ * all its frames in last[] for the next. */
+enum { WALK_PERM = 1, WALK_KEPT = 2 };
 
 /* The frames outside last[r] hold: every word they were read from is unchanged. */
 static inline __attribute__((always_inline)) int reusable(int r, uintptr_t lo, uintptr_t n)
@@ -1426,7 +1425,7 @@ keep_walk(int k, int kept, int whole, unsigned long long subs)
  * readable(). Returns how many frames it filled, or -1 when a frame needs libunwind (no
  * rule yet, or not an ordinary shape): the caller then walks again the slow way, which
  * makes the missing rules. *how: WALK_PERM when every rule it used (its own or the last
- * walk's) was of a permanent object, WALK_SAME and WALK_KEPT (above). */
+ * walk's) was of a permanent object, and WALK_KEPT (above). */
 static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uintptr_t lo,
 						      uint64_t *pcs, int max, int *how)
 {
@@ -1470,14 +1469,6 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 			if (r + n <= max && (r + n == max || last_whole) && reusable(r, lo, n_trusted)) {
 				/* this walk's n frames (the last is last[r]), then last[r-1..0] */
 				perm &= last[r].operm;
-				if (n == 1 && r == last_n - 1 && last_full) {
-					/* met at the first frame, the innermost of a walk kept
-					 * whole: that walk's frames, which last[] keeps */
-					for (int t = r - 1; t >= 0; t--)
-						pcs[n++] = last[t].ip;
-					*how = (perm ? WALK_PERM : 0) | WALK_SAME | WALK_KEPT;
-					return n;
-				}
 				if (n <= REUSE_MAX)
 					fr[n - 1].rflags = last[r].rflags;
 				for (int t = r - 1; t >= 0; t--)
@@ -1526,21 +1517,19 @@ int hp_unwind_again(const uintptr_t *entry, uint64_t *pcs, int max)
 
 int hp_unwind_capture(uint64_t *pcs, int max)
 {
-	return hp_unwind_capture_at(NULL, pcs, max, NULL);
+	return hp_unwind_capture_at(NULL, pcs, max);
 }
 
-int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max, int *same)
+int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 {
 	unw_context_t uc;
 	unw_cursor_t cur;
 	unw_word_t ip;
 	uintptr_t r0[3];
 	unsigned long long subs = 0;
-	int n = 0, first = -1, tried = 0, how = 0, prev_kept = walk_kept, dummy;
+	int n = 0, first = -1, tried = 0, how = 0;
 
-	if (!same)
-		same = &dummy;
-	*same = walk_kept = 0;
+	walk_kept = 0;
 	if (!ready || max <= 0)
 		return 0;
 	hp_unwind_regs_here(r0);
@@ -1563,7 +1552,6 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max, int *sa
 		unpin(walk_snap);
 		walk_snap = NULL;
 		if (first >= 0 && (how & WALK_PERM)) {
-			*same = prev_kept && (how & WALK_SAME);
 			walk_kept = how & WALK_KEPT;
 			return first;
 		}
@@ -1575,7 +1563,6 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max, int *sa
 	if (tried && !list_stale && walk_snap->subs == subs) {
 		n = first;
 		if (n >= 0) {
-			*same = prev_kept && (how & WALK_SAME);
 			walk_kept = how & WALK_KEPT;
 			goto out;	/* nothing unloaded since: its rules held */
 		}
@@ -1583,7 +1570,7 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max, int *sa
 	}
 	how = 0;
 	if (!list_stale && (n = fast_walk(entry ? entry : r0, r0[1], pcs, max, &how)) >= 0) {
-		walk_kept = how & WALK_KEPT;	/* not *same: last[] was the first try's */
+		walk_kept = how & WALK_KEPT;
 		goto out;
 	}
 slow:

@@ -17,19 +17,15 @@ int hp_unwind_capture(uint64_t *pcs, int max);
 /* The same from entry (when not NULL): the return address, stack pointer after the return
  * and rbp of a call into the library made by the calling thread, still under way (see
  * hp_prof_alloc): the walk starts there rather than stepping over the library's own
- * frames. Frames of the library at entry are still skipped. *same (when same is not NULL)
- * is 1 when the frames are, word for word, those of the thread's capture before this one
- * (the walk met that capture's innermost frame at its start, and every stack word under it
- * held what it held then), so that the caller may reuse what it made of them; 0 when not,
- * or not known. */
-int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max, int *same);
+ * frames. Frames of the library at entry are still skipped. */
+int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max);
 
 /* Before hp_unwind_capture_at(entry, ...): when the calling thread's last capture kept
  * all its frames, their rules were all of objects that are never unloaded, entry is their
  * first frame and every stack word under it still holds what it held, fills pcs with those
- * frames and returns how many, and the caller may reuse what it made of them (as for
- * *same). Else 0, and nothing changed: the caller then captures. A few loads a frame;
- * no lock, no atomic operation. */
+ * frames and returns how many: the frames of that capture, word for word, so that the
+ * caller may reuse what it made of them. Else 0, and nothing changed: the caller then
+ * captures. A few loads a frame; no lock, no atomic operation. */
 int hp_unwind_again(const uintptr_t *entry, uint64_t *pcs, int max);
 
 /* An object (shared library) that was unloaded after frames in it were recorded. */
