@@ -1320,7 +1320,6 @@ typedef struct wframe {
 } wframe;
 static __thread wframe last[REUSE_MAX], fresh[REUSE_MAX];
 static __thread int last_n;			/* frames in last[] (0: nothing to reuse) */
-static __thread int last_full;			/* last[] holds every frame of the walk */
 static __thread int last_whole;			/* last[0] has a rule without caller */
 static __thread unsigned long long last_subs;	/* the unload count of their rules */
 /* The last capture's frames are the ones last[] holds: its walk kept them all, and no
@@ -1363,7 +1362,7 @@ static __attribute__((noinline)) int same_again(const uintptr_t *entry, uintptr_
 	int k = last_n - 1;
 	const wframe *f = &last[k];
 
-	if (!last_full || k >= max || (k + 1 < max && !last_whole) || !f->operm ||
+	if (k >= max || (k + 1 < max && !last_whole) || !f->operm ||
 	    (f->obp && f->bp != entry[2]) || !reusable(k, lo, n))
 		return 0;
 	for (int i = 0; i <= k; i++)
@@ -1381,7 +1380,6 @@ keep_walk(int k, int kept, int whole, unsigned long long subs)
 
 	if (k > REUSE_MAX) {	/* fresh[] lost its outer frames */
 		last_n = 0;
-		last_full = 0;
 		return 0;
 	}
 	/* Outermost first, each frame's operm and obp from the next outer one's, carried in
@@ -1412,7 +1410,6 @@ keep_walk(int k, int kept, int whole, unsigned long long subs)
 		f->obp = (unsigned char)obp;
 	}
 	last_n = total - drop;	/* the innermost beyond REUSE_MAX dropped */
-	last_full = !drop;
 	last_whole = whole;
 	last_subs = subs;
 	return drop ? 0 : WALK_KEPT;
