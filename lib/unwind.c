@@ -86,6 +86,10 @@ typedef struct snapshot {
 } snapshot;
 static snapshot snaps[NSNAPS];
 static snapshot *current;			/* atomic; NULL before the first refresh */
+/* current's unload count, published with it: what a walk that has not asked the loader
+ * keys its rules by (hp_unwind_capture_at), read without pinning a snapshot. Any value it
+ * reads is one a snapshot had, so the rules it finds were right for that generation. */
+static unsigned long long current_subs;		/* atomic */
 static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;	/* only try-locked */
 static __thread snapshot *walk_snap;		/* the snapshot this thread's walk pinned */
 
@@ -987,6 +991,7 @@ static void refresh_objects(void)
 				rb.fresh->subs = rb.gen.subs;
 				if (cur && rb.gen.subs != cur->subs)
 					retire_departed(rb.fresh, cur);	/* rules of theirs: see rule.subs */
+				__atomic_store_n(&current_subs, rb.fresh->subs, __ATOMIC_RELEASE);
 				__atomic_store_n(&current, rb.fresh, __ATOMIC_SEQ_CST);
 			}
 			pthread_mutex_unlock(&refresh_lock);
@@ -1424,10 +1429,10 @@ keep_walk(int k, int kept, int whole, unsigned long long subs)
  * makes the missing rules. *how: WALK_PERM when every rule it used (its own or the last
  * walk's) was of a permanent object, and WALK_KEPT (above). */
 static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uintptr_t lo,
-						      uint64_t *pcs, int max, int *how)
+						      unsigned long long subs, uint64_t *pcs,
+						      int max, int *how)
 {
 	uintptr_t ip = r0[0], sp = r0[1], bp = r0[2], at[2] = { 0, 0 };
-	unsigned long long subs = walk_snap->subs;
 	uintptr_t n_trusted = trust_hi > lo + sizeof(uintptr_t) ?
 				      trust_hi - lo - sizeof(uintptr_t) + 1 : 0;
 	memo_slot *base = memo;	/* this thread's: its address once, not a TLS lookup a frame */
@@ -1494,10 +1499,11 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 }
 
 /* Out of line, so that hp_unwind_capture_at's own registers stay out of the loop's way. */
-static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t lo, uint64_t *pcs,
-					     int max, int *how)
+static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t lo,
+					     unsigned long long subs, uint64_t *pcs, int max,
+					     int *how)
 {
-	return walk(r0, lo, pcs, max, how);
+	return walk(r0, lo, subs, pcs, max, how);
 }
 
 int hp_unwind_again(const uintptr_t *entry, uint64_t *pcs, int max)
@@ -1539,15 +1545,15 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 	 * alone is right whatever dlopen and dlclose did since the list was last read. Until
 	 * the walk turns out to be one, it trusts no object segment (see readable()): the
 	 * list it has may be out of date. Nor does it take the unwind lock: it calls neither
-	 * the loader nor libunwind, which is what that lock keeps fork away from. */
+	 * the loader nor libunwind, which is what that lock keeps fork away from. It pins no
+	 * snapshot either (two locked instructions a sample): all it needs of one is the
+	 * unload count its rules are looked up by, current_subs. */
 	last_lo = last_hi = 0;
-	if ((walk_snap = pin()) != NULL) {
-		subs = walk_snap->subs;
+	if (__atomic_load_n(&current, __ATOMIC_ACQUIRE) != NULL) {
+		subs = __atomic_load_n(&current_subs, __ATOMIC_ACQUIRE);
 		tried = 1;
 		list_stale = 1;
-		first = fast_walk(entry ? entry : r0, r0[1], pcs, max, &how);
-		unpin(walk_snap);
-		walk_snap = NULL;
+		first = fast_walk(entry ? entry : r0, r0[1], subs, pcs, max, &how);
 		if (first >= 0 && (how & WALK_PERM)) {
 			walk_kept = how & WALK_KEPT;
 			return first;
@@ -1566,7 +1572,8 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 		goto slow;		/* a rule is missing: the same walk would miss it */
 	}
 	how = 0;
-	if (!list_stale && (n = fast_walk(entry ? entry : r0, r0[1], pcs, max, &how)) >= 0) {
+	if (!list_stale && (n = fast_walk(entry ? entry : r0, r0[1], walk_snap->subs, pcs, max,
+					  &how)) >= 0) {
 		walk_kept = how & WALK_KEPT;
 		goto out;
 	}
