@@ -136,10 +136,13 @@ static __thread hp_stack *last_stack;
 static hp_stack *track(const uint64_t *pcs, uint32_t depth, size_t size, double w, int same)
 {
 	hp_stack *s;
+	uint64_t h;
 
 	if (same && last_stack) {
 		s = last_stack;
 		hp_stacktab_again(s, size, w);
+	} else if (!same && depth > 0 && hp_unwind_hash(&h)) {
+		s = last_stack = hp_stacktab_add_hashed(pcs, depth, h, size, w);
 	} else {
 		s = last_stack = hp_stacktab_add(pcs, depth, size, w);
 	}

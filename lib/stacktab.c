@@ -43,31 +43,13 @@ static shard *shards_ready(void)
 	return shards;
 }
 
-static inline uint64_t mix(uint64_t h)
-{
-	h *= 0x9e3779b97f4a7c15ull;
-	return h ^ (h >> 29);
-}
-
-/* Four lanes, each frame into the lane of its index mod 4, then the lanes into one: a
- * lane's multiply waits for the one before it (about six cycles a frame in one chain),
- * four chains run side by side. */
 uint64_t hp_stack_hash(const uint64_t *pcs, uint32_t depth)
 {
-	uint64_t a = 0x84222325cbf29ce4ull ^ depth, b = 0x9e3779b97f4a7c15ull,
-		 c = 0xc2b2ae3d27d4eb4full, d = 0x165667b19e3779f9ull;
-	uint32_t i = 0;
+	uint64_t h = HP_STACK_HASH_SEED;
 
-	for (; i + 4 <= depth; i += 4) {
-		a = mix(a ^ pcs[i]);
-		b = mix(b ^ pcs[i + 1]);
-		c = mix(c ^ pcs[i + 2]);
-		d = mix(d ^ pcs[i + 3]);
-	}
-	for (; i < depth; i++)
-		a = mix(a ^ pcs[i]);
-	a = mix(mix(mix(a ^ b) ^ c) ^ d);
-	return a ^ (a >> 32);
+	for (uint32_t i = depth; i-- > 0;)
+		h = hp_stack_hash_step(h, pcs[i]);
+	return hp_stack_hash_end(h, depth);
 }
 
 /* Equal frames: short stacks inline (memcmp's call and set-up cost more than the loop),
@@ -142,7 +124,12 @@ static void grow(shard *sh, size_t old_n)
 
 hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, double weight)
 {
-	uint64_t h = hp_stack_hash(pcs, depth);
+	return hp_stacktab_add_hashed(pcs, depth, hp_stack_hash(pcs, depth), size, weight);
+}
+
+hp_stack *hp_stacktab_add_hashed(const uint64_t *pcs, uint32_t depth, uint64_t h, size_t size,
+				 double weight)
+{
 	shard *sh = &shards_ready()[h % NSHARDS];
 	hp_stack *s, *fresh;
 	size_t grow_from = 0;

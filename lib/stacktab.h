@@ -33,6 +33,11 @@ typedef struct hp_stack_snap {
  * allocations. NULL when out of memory (the sample is then not recorded). */
 hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, double weight);
 
+/* The same, for a caller that has the stack's hash already: h must be
+ * hp_stack_hash(pcs, depth) (lib/unwind carries it through its walks: hp_unwind_hash). */
+hp_stack *hp_stacktab_add_hashed(const uint64_t *pcs, uint32_t depth, uint64_t h, size_t size,
+				 double weight);
+
 /* Adds one sample to s, an entry hp_stacktab_add returned (entries stay for the life of
  * the process): for a stack known to be s's without looking it up. */
 void hp_stacktab_again(hp_stack *s, size_t size, double weight);
@@ -61,6 +66,27 @@ void hp_stacktab_lock_all(void);
 void hp_stacktab_unlock_all(void);
 /* fork child: the locks held by the forking thread are made anew. */
 void hp_stacktab_reinit_all(void);
+
+/* The stack hash: a chain from the outermost frame in. h starts at HP_STACK_HASH_SEED, takes
+ * each frame from pcs[depth - 1] down to pcs[0] with hp_stack_hash_step, and ends with
+ * hp_stack_hash_end. A chain, so that each frame's value stands for it and every frame
+ * outside it: a walk that took its outer frames from the last walk (lib/unwind) has their
+ * value already and hashes only its own frames. */
+#define HP_STACK_HASH_SEED 0x84222325cbf29ce4ull
+
+static inline uint64_t hp_stack_hash_step(uint64_t h, uint64_t pc)
+{
+	h = (h ^ pc) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+static inline uint64_t hp_stack_hash_end(uint64_t h, uint32_t depth)
+{
+	h = (h ^ depth) * 0xc2b2ae3d27d4eb4full;
+	h ^= h >> 31;
+	h *= 0x165667b19e3779f9ull;
+	return h ^ (h >> 32);
+}
 
 uint64_t hp_stack_hash(const uint64_t *pcs, uint32_t depth);
 

@@ -41,6 +41,7 @@
 #include "alloc.h"
 #include "arena.h"
 #include "prof.h"
+#include "stacktab.h"
 #include "procmaps.h"
 #include "unwind.h"
 
@@ -1314,7 +1315,7 @@ static int at_sigreturn(uintptr_t ip)
  * only inside the trusted part of the stack (no read can fault).
  * last[] holds the outermost frame first (last[0]), so that the part a new walk shares
  * stays where it is; the new walk's own frames wait in fresh[] (innermost first) until it
- * knows where they go. 6 KiB of each thread's static TLS. */
+ * knows where they go. 6.5 KiB of each thread's static TLS, with last_ph[]. */
 #define REUSE_MAX 64
 typedef struct wframe {
 	uintptr_t ip, sp, bp;	/* the frame's registers (ip is the pc recorded) */
@@ -1324,6 +1325,9 @@ typedef struct wframe {
 	unsigned char obp;	/* the walk on from it reads its bp (else bp need not match) */
 } wframe;
 static __thread wframe last[REUSE_MAX], fresh[REUSE_MAX];
+/* last_ph[i]: the stack hash's chain value (lib/stacktab, hp_stack_hash_step) of last[0..i],
+ * so that a walk's hash costs a step for each of its own frames only (hp_unwind_hash). */
+static __thread uint64_t last_ph[REUSE_MAX];
 static __thread int last_n;			/* frames in last[] (0: nothing to reuse) */
 static __thread int last_whole;			/* last[0] has a rule without caller */
 static __thread unsigned long long last_subs;	/* the unload count of their rules */
@@ -1393,13 +1397,16 @@ keep_walk(int k, int kept, int whole, unsigned long long subs)
 	 * stores waits until they reach the cache (a failed store forward: a third of this
 	 * function's time, perf; hence no vectorising here). */
 	wframe *f = &last[kept];
+	uint64_t *ph = &last_ph[kept], h = kept ? last_ph[kept - 1] : HP_STACK_HASH_SEED;
 	unsigned operm = kept ? last[kept - 1].operm : M_PERM;
 	unsigned obp = kept ? last[kept - 1].obp : 1;
 
-	for (int i = k - 1; i >= drop; i--, f++) {
+	for (int i = k - 1; i >= drop; i--, f++, ph++) {
 		const wframe *g = &fresh[i];
 		unsigned fl = g->rflags;
 
+		h = hp_stack_hash_step(h, g->ip);
+		*ph = h;
 		f->ip = g->ip;
 		f->sp = g->sp;
 		f->bp = g->bp;
@@ -1516,6 +1523,14 @@ int hp_unwind_again(const uintptr_t *entry, uint64_t *pcs, int max)
 	hi = (lo & ~(uintptr_t)4095) >= stack_lo && lo < stack_hi ? stack_hi : 0;
 	return same_again(entry, lo, hi > lo + sizeof(uintptr_t) ? hi - lo - sizeof(uintptr_t) + 1 : 0,
 			  pcs, max);	/* last[] stays as it is, walk_kept with it */
+}
+
+int hp_unwind_hash(uint64_t *h)
+{
+	if (!walk_kept || last_n <= 0)
+		return 0;
+	*h = hp_stack_hash_end(last_ph[last_n - 1], (uint32_t)last_n);
+	return 1;
 }
 
 int hp_unwind_capture(uint64_t *pcs, int max)

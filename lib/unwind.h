@@ -28,6 +28,12 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max);
  * captures. A few loads a frame; no lock, no atomic operation. */
 int hp_unwind_again(const uintptr_t *entry, uint64_t *pcs, int max);
 
+/* Right after hp_unwind_capture_at returned n > 0 frames: when its walk carried the
+ * stack's hash along (a fast walk that kept all its frames for the next one, which holds
+ * each frame's chain value), 1 with *h = hp_stack_hash(pcs, n) (lib/stacktab); else 0. A
+ * walk that took its outer frames from the last one hashes only its own frames. */
+int hp_unwind_hash(uint64_t *h);
+
 /* An object (shared library) that was unloaded after frames in it were recorded. */
 typedef struct hp_unloaded {
 	const char *path;

@@ -276,4 +276,66 @@ else
 	fail "shape: tail_1 and the tail site found (nm -S, expectation file)"
 fi
 
+# --- the hash a walk carries (tests/progs/unw_hash) ---------------------------------------
+
+# Two chains allocate in turn, 1000 times each, sharing DEPTH outer frames: after its first
+# (slow) walk, each chain's walks take those frames from the other's last walk, and with
+# them the stack hash's chain value at each frame (lib/unwind's hp_unwind_hash). At DEPTH 30
+# the walks keep all their frames and carry the hash; at DEPTH 90 (more than the 64 frames
+# a walk keeps) they do not, and the table hashes the frames itself. Either way each chain
+# must be one sample of 1000 allocations: a carried hash that differs from the table's
+# would split it in two (1 + 999).
+for depth in 30 90; do
+	d=$tmp/hash$depth
+	mkdir -p "$d"
+	(cd "$d" && exec timeout -k 5 "$LIMIT" env LD_PRELOAD="$HP_LIB" \
+		HEAPPROF="rate=1,depth=256,prefix=$d/p" "$top_builddir/tests/progs/unw_hash" "$depth") \
+		>"$d.out" 2>"$d.err"
+	st=$?
+	got=
+	if [ "$st" = 0 ] && [ "$(count_files "$d/p.*.exit.pb.gz")" = 1 ]; then
+		# The profile's samples as written (pprof's readers merge the samples of equal
+		# stacks): "SIZExCOUNT" for each sample of 1001 or 1002-byte blocks.
+		got=$(timeout 30 python3 - "$d"/p.*.exit.pb.gz <<'EOF' | sort | tr '\n' ' '
+import gzip, sys
+def varint(b, i):
+    v = s = 0
+    while True:
+        c = b[i]; i += 1; v |= (c & 127) << s; s += 7
+        if c < 128:
+            return v, i
+def fields(b):
+    i = 0
+    while i < len(b):
+        k, i = varint(b, i)
+        if k & 7 == 0:
+            v, i = varint(b, i)
+        elif k & 7 == 2:
+            n, i = varint(b, i)
+            v, i = b[i:i + n], i + n
+        else:
+            raise ValueError("wire type %d" % (k & 7))
+        yield k >> 3, k & 7, v
+for f, w, v in fields(gzip.open(sys.argv[1]).read()):
+    if f != 2:
+        continue
+    vals = []
+    for g, wg, x in fields(v):
+        if g == 2 and wg == 2:
+            j = 0
+            while j < len(x):
+                y, j = varint(x, j)
+                vals.append(y)
+        elif g == 2:
+            vals.append(x)
+    if len(vals) >= 2 and vals[0] > 0 and vals[1] in (1001 * vals[0], 1002 * vals[0]):
+        print("%dx%d" % (vals[1] // vals[0], vals[0]))
+EOF
+)
+	fi
+	[ "$got" = "1001x1000 1002x1000 " ]
+	ok $? "unw_hash $depth: each chain is one stack of 1000 allocations (samples of size x count: ${got:-none, exit status $st})" ||
+		diag_file "$d.err" 5
+done
+
 done_testing

@@ -113,23 +113,17 @@ static void test_distinct(void)
 			     v[i]->alloc_objects, v[i]->alloc_space);
 }
 
-/* One step of lib/stacktab.c's hash, to build stacks of depth 2 with equal hashes: the
- * state after frame 0 is x = f(h0 ^ p0), so (p0', x ^ f(h0 ^ p0') ^ p1) collides with
- * (p0, p1). If the hash changes, the pairs stop colliding and the test is skipped. */
-static uint64_t hash_step(uint64_t h)
-{
-	h *= 0x9e3779b97f4a7c15ull;
-	return h ^ (h >> 29);
-}
-
+/* Stacks of depth 2 with equal hashes, from the hash's own steps (lib/stacktab.h): the
+ * chain takes the outer frame pcs[1] first, x = step(SEED, pcs[1]), then the inner one,
+ * step(x, pcs[0]) = f(x ^ pcs[0]); so every (pcs[0], pcs[1]) with the same x ^ pcs[0]
+ * collides. */
 static void make_collisions(uint64_t pcs[4][2])
 {
-	const uint64_t h0 = 0x84222325cbf29ce4ull ^ 2;
-	uint64_t x = hash_step(h0 ^ (PC_BASIC + 0x100));
+	uint64_t x = hp_stack_hash_step(HP_STACK_HASH_SEED, PC_BASIC + 0x100) ^ (PC_BASIC + 0x101);
 
 	for (int k = 0; k < 4; k++) {
-		pcs[k][0] = PC_BASIC + 0x100 + (uint64_t)k;
-		pcs[k][1] = x ^ hash_step(h0 ^ pcs[k][0]) ^ (PC_BASIC + 0x101);
+		pcs[k][1] = PC_BASIC + 0x100 + (uint64_t)k;
+		pcs[k][0] = x ^ hp_stack_hash_step(HP_STACK_HASH_SEED, pcs[k][1]);
 	}
 }
 
@@ -142,10 +136,11 @@ static void test_collisions(void)
 	int own = 1;
 
 	make_collisions(pcs);
-	if (hp_stack_hash(pcs[0], 2) != hp_stack_hash(pcs[3], 2)) {
-		ok(1, "# SKIP the hash is not the one the collisions were built for");
+	if (!ok(hp_stack_hash(pcs[0], 2) == hp_stack_hash(pcs[1], 2) &&
+		hp_stack_hash(pcs[0], 2) == hp_stack_hash(pcs[2], 2) &&
+		hp_stack_hash(pcs[0], 2) == hp_stack_hash(pcs[3], 2),
+		"four stacks built to one hash have it (hp_stack_hash is the chain of its steps)"))
 		return;
-	}
 	for (int k = 0; k < 4; k++)
 		v[k] = hp_stacktab_add(pcs[k], 2, 100 * (size_t)(k + 1), 1);
 	for (int k = 0; k < 4; k++)
@@ -244,6 +239,33 @@ static void test_hash(void)
 	ok(hp_stack_hash(x, 4) != hp_stack_hash(x, 3), "prefix, other hash");
 	ok(hp_stack_hash(zero, 1) != hp_stack_hash(zero, 2) &&
 	   hp_stack_hash(zero, 0) != hp_stack_hash(zero, 1), "zero frames of depth 0, 1, 2 differ");
+}
+
+/* What lib/unwind does with the hash: each frame's chain value from the outer one's, the
+ * stack's hash from its innermost frame's value; and the entry found by it. */
+static void test_hash_chain(void)
+{
+	const uint64_t pcs[5] = { PC_BASIC + 0x501, PC_BASIC + 0x502, PC_BASIC + 0x503,
+				  PC_BASIC + 0x504, PC_BASIC + 0x505 };
+	uint64_t h = HP_STACK_HASH_SEED, outer3 = 0;
+	hp_stack *s, *t;
+
+	for (int i = 4; i >= 0; i--) {
+		h = hp_stack_hash_step(h, pcs[i]);
+		if (i == 2)
+			outer3 = h;
+	}
+	ok(hp_stack_hash_end(h, 5) == hp_stack_hash(pcs, 5),
+	   "the chain of steps from the outermost frame, ended, is hp_stack_hash");
+	h = hp_stack_hash_step(hp_stack_hash_step(outer3, pcs[1]), pcs[0]);
+	ok(hp_stack_hash_end(h, 5) == hp_stack_hash(pcs, 5),
+	   "continued from an outer frame's value, the chain gives the same hash");
+	ok(hp_stack_hash_end(outer3, 3) == hp_stack_hash(pcs + 2, 3),
+	   "an outer frame's value is the hash of the stack it ends (ended at its depth)");
+	s = hp_stacktab_add(pcs, 5, 8, 1);
+	t = hp_stacktab_add_hashed(pcs, 5, hp_stack_hash_end(h, 5), 8, 1);
+	ok(s && s == t && counters_are(s, 2, 16, 0, 0),
+	   "add and add_hashed with the carried hash count on one entry");
 }
 
 static int cmp_ptr(const void *a, const void *b)
@@ -405,6 +427,7 @@ int main(void)
 	test_sub();
 	test_snapshot();
 	test_hash();
+	test_hash_chain();
 	test_growth();
 	test_concurrent();
 	return tap_done();
