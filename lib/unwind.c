@@ -972,9 +972,8 @@ HP_EXPORT int dl_iterate_phdr(phdr_cb cb, void *data)
  * while one of our threads holds the loader's lock for dl_iterate_phdr, which glibc does
  * not reset in the child.
  * A refresh never waits: if another is under way or no slot is free, this walk goes on with
- * the snapshot it has, marked stale (see list_stale). Pins the snapshot for the walk
- * (walk_snap); the caller unpins it. */
-static void refresh_objects(void)
+ * the snapshot it has, marked stale (see list_stale). *gen: the loader's generation. */
+static void refresh_objects(generation *gen)
 {
 	generation g = { 0, 0 };
 	snapshot *cur;
@@ -1000,8 +999,23 @@ static void refresh_objects(void)
 		if (rb.started)
 			g = rb.gen;
 	}
+	*gen = g;
+}
+
+/* Pins the current snapshot for the walk (walk_snap; the caller unpins it): stale unless it
+ * is the loader's generation g (refresh_objects). */
+static void pin_walk(const generation *g)
+{
 	walk_snap = pin();
-	list_stale = !walk_snap || g.adds != walk_snap->adds || g.subs != walk_snap->subs;
+	list_stale = !walk_snap || g->adds != walk_snap->adds || g->subs != walk_snap->subs;
+}
+
+static void refresh_and_pin(void)
+{
+	generation g;
+
+	refresh_objects(&g);
+	pin_walk(&g);
 }
 
 /* In the walk's snapshot. */
@@ -1256,7 +1270,7 @@ int hp_unwind_init(void)
 	hp_mem_static(HP_MEM_UNWIND, packed, sizeof(packed));
 	if (!find_iterate() || !read_enter(READ_WAIT_MS))
 		return -ENOSYS;
-	refresh_objects();
+	refresh_and_pin();
 	me = object_of((uintptr_t)&hp_unwind_init);
 	if (me) {
 		self_lo = me->text_lo;
@@ -1545,6 +1559,7 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 	unw_word_t ip;
 	uintptr_t r0[3];
 	unsigned long long subs = 0;
+	generation g;
 	int n = 0, first = -1, tried = 0, how = 0;
 
 	walk_kept = 0;
@@ -1577,15 +1592,17 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 	}
 	if (!read_enter(READ_WAIT_MS))
 		return 0;
-	refresh_objects();
-	if (tried && !list_stale && walk_snap->subs == subs) {
+	refresh_objects(&g);
+	/* The loader's unload count only grows: the same as the walk's, nothing was unloaded
+	 * since its rules were right, and its rules held (no snapshot pinned for that). */
+	if (tried && first >= 0 && g.subs == subs) {
 		n = first;
-		if (n >= 0) {
-			walk_kept = how & WALK_KEPT;
-			goto out;	/* nothing unloaded since: its rules held */
-		}
-		goto slow;		/* a rule is missing: the same walk would miss it */
+		walk_kept = how & WALK_KEPT;
+		goto out;
 	}
+	pin_walk(&g);
+	if (tried && first < 0 && !list_stale && walk_snap->subs == subs)
+		goto slow;		/* a rule is missing: the same walk would miss it */
 	how = 0;
 	if (!list_stale && (n = fast_walk(entry ? entry : r0, r0[1], walk_snap->subs, pcs, max,
 					  &how)) >= 0) {
@@ -1633,7 +1650,7 @@ void hp_unwind_unloaded(hp_unloaded_fn fn, void *ctx)
 	if (!ready)
 		return;
 	if (read_enter(READ_WAIT_MS)) {
-		refresh_objects();	/* unloads since the last sample */
+		refresh_and_pin();	/* unloads since the last sample */
 		unpin(walk_snap);
 		walk_snap = NULL;
 		read_exit();
