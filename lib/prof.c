@@ -278,7 +278,10 @@ __asm__(".text\n"
 	"\t.cfi_endproc\n"
 	".size hp_prof_alloc, .-hp_prof_alloc\n");
 
-void *hp_prof_alloc_at(size_t size, size_t align, int zero, const uintptr_t *entry)
+/* Called by the stub alone (a name in assembly, which link-time optimisation cannot see):
+ * used, so that it keeps its name and its body. */
+__attribute__((used)) void *hp_prof_alloc_at(size_t size, size_t align, int zero,
+					     const uintptr_t *entry)
 {
 	int saved = errno;
 	unsigned lg = hp_liverec_lg_off(align);

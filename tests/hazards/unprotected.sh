@@ -8,7 +8,8 @@
 # The same tests pass against the real library in make check / make stress.
 #
 # The copies are compiled directly with $CC (the flags of lib_libheapprof_la in
-# Makefile.am) and linked with the build's lib/libjemalloc_hp.a. A patch that no longer
+# Makefile.am, but for link-time optimisation: no protection depends on what is inlined)
+# and linked with the build's lib/libjemalloc_hp.a. A patch that no longer
 # applies is a failure saying so: regenerate it against the current lib/.
 set -u
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
