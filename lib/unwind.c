@@ -1010,14 +1010,6 @@ static void pin_walk(const generation *g)
 	list_stale = !walk_snap || g->adds != walk_snap->adds || g->subs != walk_snap->subs;
 }
 
-static void refresh_and_pin(void)
-{
-	generation g;
-
-	refresh_objects(&g);
-	pin_walk(&g);
-}
-
 /* In the walk's snapshot. */
 static const object *object_of(uintptr_t ip)
 {
@@ -1261,6 +1253,7 @@ int hp_unwind_init(void)
 	int single = hp_process_threads(NULL) == 1;
 	uint64_t warm[4];
 	const object *me;
+	generation gen;
 
 	if (single)
 		open_fds(before);
@@ -1270,7 +1263,8 @@ int hp_unwind_init(void)
 	hp_mem_static(HP_MEM_UNWIND, packed, sizeof(packed));
 	if (!find_iterate() || !read_enter(READ_WAIT_MS))
 		return -ENOSYS;
-	refresh_and_pin();
+	refresh_objects(&gen);
+	pin_walk(&gen);		/* object_of() reads the walk's snapshot */
 	me = object_of((uintptr_t)&hp_unwind_init);
 	if (me) {
 		self_lo = me->text_lo;
@@ -1646,13 +1640,12 @@ out:
 void hp_unwind_unloaded(hp_unloaded_fn fn, void *ctx)
 {
 	const gone *g;
+	generation gen;
 
 	if (!ready)
 		return;
 	if (read_enter(READ_WAIT_MS)) {
-		refresh_and_pin();	/* unloads since the last sample */
-		unpin(walk_snap);
-		walk_snap = NULL;
+		refresh_objects(&gen);	/* unloads since the last sample */
 		read_exit();
 	}
 	for (g = __atomic_load_n(&gone_head, __ATOMIC_ACQUIRE); g; g = g->next)
