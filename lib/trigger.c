@@ -132,6 +132,29 @@ static void advance_timer(const struct timespec *now)
 		next_timer.tv_sec += every;
 }
 
+/* The helper's chores, due once a second whatever woke it: the sampled arena's purge
+ * (hp_arena_decay), and the exit when it is the last thread (see wait_for_work). They ran
+ * only when its wait timed out, so a program that had profiles written more often than
+ * that (signals, interval=, peak's work) kept its freed sampled pages for good:
+ * tests/progs/mem_purge held 22.6 MiB of them after 4 s. */
+static struct timespec next_chores;
+
+static void chores_when_due(void)
+{
+	struct timespec now;
+	int n, leader_exited;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (before(&now, &next_chores))
+		return;
+	next_chores = now;
+	next_chores.tv_sec += 1;
+	hp_arena_decay();
+	n = hp_process_threads(&leader_exited);
+	if (n == 1 || (n == 2 && leader_exited))
+		exit(0);
+}
+
 /* Waits for the trigger signal or interval= (returns 1) or for every='s time (returns 0).
  * The helper must not keep a process alive: glibc ends a process with exit(0) when its
  * last thread ends (main may have called pthread_exit), and the helper counts as one. So
@@ -140,9 +163,10 @@ static void advance_timer(const struct timespec *now)
 static int wait_for_work(void)
 {
 	struct timespec now, t;
-	int n, leader_exited, every = hp_prof_config()->every;
+	int every = hp_prof_config()->every;
 
 	for (;;) {
+		chores_when_due();
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (every && !before(&now, &next_timer)) {
 			advance_timer(&now);
@@ -154,12 +178,6 @@ static int wait_for_work(void)
 			t = next_timer;
 		if (sem_clockwait(&wake, CLOCK_MONOTONIC, &t) == 0)
 			return 1;
-		if (errno != ETIMEDOUT)
-			continue;
-		hp_arena_decay();
-		n = hp_process_threads(&leader_exited);
-		if (n == 1 || (n == 2 && leader_exited))
-			exit(0);
 	}
 }
 

@@ -5,11 +5,18 @@
 #       pprof -comments shows it, its parts add up to the total, its percentages agree with
 #       its figures, and the stack-table part grows with 4096 distinct stacks.
 #
+#       A program that freed 20 MiB of sampled blocks gets their pages back while signals
+#       keep the helper thread busy.
+#
 # tests/progs/mem_stacks: N distinct call stacks (1 <= N <= 4096).
+# tests/progs/mem_purge: frees large sampled blocks, then sleeps.
 
 check_PROGRAMS += tests/progs/mem_stacks
 tests_progs_mem_stacks_SOURCES = tests/progs/mem_stacks.c
 tests_progs_mem_stacks_CFLAGS = $(HP_PROG_CFLAGS)
+check_PROGRAMS += tests/progs/mem_purge
+tests_progs_mem_purge_SOURCES = tests/progs/mem_purge.c
+tests_progs_mem_purge_CFLAGS = $(HP_PROG_CFLAGS)
 
 TESTS += tests/integration/memreport.sh
 EXTRA_DIST += tests/integration/memreport.sh

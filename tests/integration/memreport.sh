@@ -10,16 +10,20 @@
 # to 0.01 MiB); P = T/L and Q = T/R within that rounding; and at rate=1 the stack-table
 # part grows by at least 4000 stacks' worth (72 bytes each, the entry without its frames)
 # from tests/progs/mem_stacks 1 to tests/progs/mem_stacks 4096, and the block-records part
-# by 4095 records of 16 bytes (every block is kept live to the end).
+# by 4095 records of 16 bytes (every block is kept live to the end); and tests/progs/
+# mem_purge's 20 MiB of freed sampled blocks are purged while signals keep the helper
+# thread busy (the exit profile's sampled arena overhead under 1 MiB).
 . "$top_srcdir/tests/integration/lib.sh"
 
 need_env
 need_go
 need_prog signal_loop
 need_prog mem_stacks
+need_prog mem_purge
 
 SL=$top_builddir/tests/progs/signal_loop
 MS=$top_builddir/tests/progs/mem_stacks
+MP=$top_builddir/tests/progs/mem_purge
 
 # comment_of FILE: the own-memory comment as go tool pprof -comments prints it.
 comment_of() {
@@ -33,6 +37,7 @@ check_comment() {
 	local label=$1 c parsed
 	stacks_mib=
 	records_mib=
+	arena_mib=
 	c=$(comment_of "$2")
 	[ -n "$c" ]
 	ok $? "$label: go tool pprof -comments shows the own-memory comment" || {
@@ -53,6 +58,7 @@ check_comment() {
 	set -- $parsed
 	stacks_mib=$3
 	records_mib=$4
+	arena_mib=$8
 	awk -v t="$1" -v a="$3" -v b="$4" -v c="$5" -v d="$6" -v e="$7" -v f="$8" \
 		'BEGIN { s = a + b + c + d + e + f; d = s - t; if (d < 0) d = -d; exit !(d <= 0.035) }'
 	ok $? "$label: the parts add up to the total ($1 MiB; each rounded to 0.01)"
@@ -108,5 +114,36 @@ ok $? "the stack table part grows with 4096 distinct stacks (${st_1:-?} -> ${st_
 # 4096 blocks live at exit, each with its 16-byte record: 0.0625 MiB, printed 0.06.
 awk -v a="${rec_1:-0}" -v b="${rec_4096:-0}" 'BEGIN { exit !(a <= 0.01 && b >= 0.06 && b <= 0.08) }'
 ok $? "the block records part counts the 4096 live sampled blocks (${rec_1:-?} -> ${rec_4096:-?} MiB, want 0.06)"
+
+# --- freed sampled pages go back while signals keep the helper thread busy ------------
+# mem_purge frees 12 MiB of large sampled blocks and 8 MiB of lib/huge's, then sleeps 4 s
+# while a signal asks for a profile every 0.25 s: the helper thread is woken long before
+# its one-second timeout every time, and must purge the sampled arena all the same
+# (lib/trigger.c, decay_when_due). The exit profile's sampled arena overhead is then what
+# the arena keeps with nothing freed in the last seconds: its metadata, well under 1 MiB.
+dir=$tmp/purge
+mkdir -p "$dir"
+(cd "$dir" && exec timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="rate=64k,prefix=$dir/p" \
+	"$MP" 4 "$dir.pid") >"$dir.out" 2>"$dir.err" &
+bg=$!
+pid=
+if wait_for_file "$dir.pid" 10 >/dev/null; then
+	pid=$(cat "$dir.pid")
+fi
+[ -n "$pid" ]
+ok $? "mem_purge started (pid ${pid:-none})" || diag_file "$dir.err"
+nsig=0
+while [ -n "$pid" ] && kill -USR1 "$pid" 2>/dev/null; do
+	nsig=$((nsig + 1))
+	sleep 0.25
+done
+wait "$bg"
+ok $? "mem_purge exits 0 after $nsig signals" || diag_file "$dir.err"
+[ "$(count_files "$dir/p.*.signal.pb.gz")" -ge 8 ]
+ok $? "mem_purge: at least 8 signal profiles ($(count_files "$dir/p.*.signal.pb.gz"))"
+ex=$(wait_for_file "$dir/p.*.exit.pb.gz" 5)
+ok $? "mem_purge: an exit profile was written" && check_comment "mem_purge exit" "$ex"
+awk -v a="${arena_mib:-99}" 'BEGIN { exit !(a < 1.0) }'
+ok $? "mem_purge: the sampled arena gave the freed pages back (overhead ${arena_mib:-?} MiB, want < 1 MiB of the 20 MiB freed)"
 
 done_testing
