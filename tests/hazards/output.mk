@@ -13,7 +13,7 @@
 # as root on the project's machines); they fail, not skip, without it.
 
 check_PROGRAMS += tests/progs/out_stacks
-tests_progs_out_stacks_SOURCES = tests/progs/out_stacks.c
+tests_progs_out_stacks_SOURCES = tests/progs/out_stacks.c tests/progs/pidfile.h
 tests_progs_out_stacks_CFLAGS = $(HP_PROG_CFLAGS)
 
 # An LD_PRELOAD shim that fixes CLOCK_MONOTONIC's nanoseconds, so heapprof's temporary names

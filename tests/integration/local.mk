@@ -30,7 +30,7 @@ tests_progs_known_sites_linked_LDFLAGS = -no-install
 tests_progs_trig_alloc_SOURCES = tests/progs/trig_alloc.c
 tests_progs_trig_alloc_CFLAGS = $(HP_PROG_CFLAGS)
 
-tests_progs_signal_loop_SOURCES = tests/progs/signal_loop.c
+tests_progs_signal_loop_SOURCES = tests/progs/signal_loop.c tests/progs/pidfile.h
 tests_progs_signal_loop_CFLAGS = $(HP_PROG_CFLAGS)
 
 INTEGRATION_TESTS = \

@@ -15,7 +15,7 @@ check_PROGRAMS += tests/progs/mem_stacks
 tests_progs_mem_stacks_SOURCES = tests/progs/mem_stacks.c
 tests_progs_mem_stacks_CFLAGS = $(HP_PROG_CFLAGS)
 check_PROGRAMS += tests/progs/mem_purge
-tests_progs_mem_purge_SOURCES = tests/progs/mem_purge.c
+tests_progs_mem_purge_SOURCES = tests/progs/mem_purge.c tests/progs/pidfile.h
 tests_progs_mem_purge_CFLAGS = $(HP_PROG_CFLAGS)
 
 TESTS += tests/integration/memreport.sh

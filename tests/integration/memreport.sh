@@ -74,16 +74,26 @@ check_comment() {
 	ok $? "$label: stack table and live heap are not zero"
 }
 
+# start_bg NAME HEAPPROF PROG ARGS...: runs PROG ARGS $tmp/NAME.pid (its pid file last) in
+# $tmp/NAME, under the library with HEAPPROF, in the background. Sets $dir ($tmp/NAME), $bg
+# (the job) and $pid (the program's; empty when no pid file came within 10 s).
+start_bg() {
+	local conf=$2
+
+	dir=$tmp/$1
+	shift 2
+	mkdir -p "$dir"
+	(cd "$dir" && exec timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="$conf" "$@" "$dir.pid") \
+		>"$dir.out" 2>"$dir.err" &
+	bg=$!
+	pid=
+	if wait_for_file "$dir.pid" 10 >/dev/null; then
+		pid=$(cat "$dir.pid")
+	fi
+}
+
 # --- the exit and the signal profile of one run ---------------------------------------
-dir=$tmp/loop
-mkdir -p "$dir"
-(cd "$dir" && exec timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="prefix=$dir/p" \
-	"$SL" 3 "$dir.pid") >"$dir.out" 2>"$dir.err" &
-bg=$!
-pid=
-if wait_for_file "$dir.pid" 10 >/dev/null; then
-	pid=$(cat "$dir.pid")
-fi
+start_bg loop "prefix=$tmp/loop/p" "$SL" 3
 [ -n "$pid" ]
 ok $? "signal_loop started (pid ${pid:-none})" || diag_file "$dir.err"
 if [ -n "$pid" ]; then
@@ -121,15 +131,7 @@ ok $? "the block records part counts the 4096 live sampled blocks (${rec_1:-?} -
 # its one-second timeout every time, and must purge the sampled arena all the same
 # (lib/trigger.c, decay_when_due). The exit profile's sampled arena overhead is then what
 # the arena keeps with nothing freed in the last seconds: its metadata, well under 1 MiB.
-dir=$tmp/purge
-mkdir -p "$dir"
-(cd "$dir" && exec timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="rate=64k,prefix=$dir/p" \
-	"$MP" 4 "$dir.pid") >"$dir.out" 2>"$dir.err" &
-bg=$!
-pid=
-if wait_for_file "$dir.pid" 10 >/dev/null; then
-	pid=$(cat "$dir.pid")
-fi
+start_bg purge "rate=64k,prefix=$tmp/purge/p" "$MP" 4
 [ -n "$pid" ]
 ok $? "mem_purge started (pid ${pid:-none})" || diag_file "$dir.err"
 nsig=0

@@ -15,23 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pidfile.h"
+
 enum { NMID = 24, MID = 512 << 10, NBIG = 4, BIG = 2 << 20 };
-
-static int write_pidfile(const char *path)
-{
-	char tmp[4096];
-	FILE *f;
-
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-		return -1;
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) != 0)
-		return -1;
-	return rename(tmp, path);
-}
 
 int main(int argc, char **argv)
 {

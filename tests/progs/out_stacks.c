@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pidfile.h"
+
 #if defined(__GNUC__) && !defined(__clang__)
 #define NOINLINE __attribute__((noinline, noclone))
 #else
@@ -108,22 +110,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int write_pidfile(const char *path)
-{
-	char tmp[4096];
-	FILE *f;
-
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-		return -1;
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) != 0)
-		return -1;
-	return rename(tmp, path);
 }
 
 static int wait_for(const char *path)

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pidfile.h"
+
 enum { SLOTS = 4096 };
 
 static void *slot[SLOTS];
@@ -45,22 +47,6 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int write_pidfile(const char *path)
-{
-	char tmp[4096];
-	FILE *f;
-
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-		return -1;
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) != 0)
-		return -1;
-	return rename(tmp, path);
 }
 
 __attribute__((noinline)) static void replace_one(void)
