@@ -433,7 +433,7 @@ static int write_file(const char *final, const uint8_t *buf, size_t len, int gz)
 	if (fd < 0)
 		return -errno;
 	xfsz_block(&xg);
-	err = gz ? hp_gz_write_fd(fd, buf, len, 6) : hp_write_fd(fd, buf, len);
+	err = gz ? hp_gz_write_fd(fd, buf, len, HP_GZ_LEVEL) : hp_write_fd(fd, buf, len);
 	xfsz_restore(&xg);
 	if (close(fd) != 0 && !err)
 		err = -errno;
@@ -702,7 +702,7 @@ int hp_dump_encode(const char *trigger, int allocs, const hp_dump_base *base, ui
 	err = encode(&r, &pb, &pblen, &txt, &txtlen);
 	pthread_mutex_unlock(&dump_lock);
 	if (!err)
-		err = hp_gz_compress(pb, pblen, 6, buf, len);
+		err = hp_gz_compress(pb, pblen, HP_GZ_LEVEL, buf, len);
 	hp_ifree_k(HP_MEM_DUMP, pb);
 	return err;
 }

@@ -5,8 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The level profiles are compressed at: zlib's fastest, as Go's runtime/pprof writes its
+ * profiles (gzip.BestSpeed). A profile of 100,000 stacks: 175 ms to dump at level 6, 66 ms
+ * at level 1, for a file of 575 KB instead of 408 KB (bench/dump_cost). */
+#define HP_GZ_LEVEL 1
+
 /* Compresses data[0..len) as one gzip member and writes it all to fd (retrying short
- * writes and EINTR). level: zlib level 1..9 (6 is a good default).
+ * writes and EINTR). level: zlib level 1..9 (HP_GZ_LEVEL for profiles).
  * Returns 0, -errno from write(2), -ENOMEM, or -EIO for a zlib failure. */
 int hp_gz_write_fd(int fd, const void *data, size_t len, int level);
 
