@@ -20,6 +20,7 @@
  *   rest.
  * Caching is off in libunwind (UNW_CACHE_NONE): it holds no lock of its own across anything.
  * We cache instead, per return address, the frame rule libunwind computed (see step()). */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1224,10 +1225,34 @@ int hp_process_threads(int *leader_exited)
 
 #define FD_SCAN 1024
 
+/* set[fd]: descriptor fd (below FD_SCAN) is open. Read from /proc/self/fd, a few
+ * getdents64 calls (the directory's own descriptor left out); without /proc, one
+ * fcntl(F_GETFD) for each descriptor, FD_SCAN calls (about 0.3 ms, twice in every
+ * process's start). */
 static void open_fds(unsigned char *set)
 {
-	for (int fd = 0; fd < FD_SCAN; fd++)
-		set[fd] = fcntl(fd, F_GETFD) != -1;
+	char buf[2048] __attribute__((aligned(8)));
+	int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ssize_t n = -1;
+
+	memset(set, 0, FD_SCAN);
+	if (dfd >= 0) {
+		while ((n = getdents64(dfd, buf, sizeof(buf))) > 0) {
+			for (ssize_t off = 0; off < n;) {
+				const struct dirent64 *d = (const struct dirent64 *)(buf + off);
+				char *end;
+				long fd = strtol(d->d_name, &end, 10);
+
+				if (end != d->d_name && !*end && fd >= 0 && fd < FD_SCAN && fd != dfd)
+					set[fd] = 1;
+				off += d->d_reclen;
+			}
+		}
+		close(dfd);
+	}
+	if (n < 0)	/* no /proc, or it failed part way: ask for each descriptor */
+		for (int fd = 0; fd < FD_SCAN; fd++)
+			set[fd] = fcntl(fd, F_GETFD) != -1;
 }
 
 /* libunwind opens its validation pipe when it initialises, even though our address space
