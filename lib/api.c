@@ -36,7 +36,7 @@ HP_EXPORT int heapprof_set_rate(size_t bytes)
 		return -ENOSYS;
 	if (bytes > HP_RATE_MAX)
 		return -EINVAL;
-	__atomic_store_n(&hp_rate, bytes, __ATOMIC_RELAXED);
+	hp_prof_set_rate(bytes);
 	hp_tls.bytes_left = 0;	/* the calling thread takes the new rate at once */
 	return 0;
 }

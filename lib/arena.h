@@ -135,6 +135,7 @@ int hpje_posix_memalign(void **out, size_t align, size_t size);
 void *hpje_mallocx(size_t size, int flags);
 void *hpje_rallocx(void *p, size_t size, int flags);
 size_t hpje_xallocx(void *p, size_t size, size_t extra, int flags);
+size_t hpje_nallocx(size_t size, int flags);
 void hpje_dallocx(void *p, int flags);
 void hpje_sdallocx(void *p, size_t size, int flags);
 size_t hpje_malloc_usable_size(const void *p);

@@ -229,12 +229,16 @@ static const char *own_memory_comment(void *arg)
 	int have = hp_arena_mem_read(&am) == 0 && am.allocated > 0;
 	size_t anon = anon_resident();
 	char pct[48], live_heap[96], proc[96] = "";
+	size_t rounded = have ? hp_prof_round_extra() : 0;	/* in sampled_allocated */
 
 	if (have && am.sampled_resident > am.sampled_allocated)
 		arena = am.sampled_resident - am.sampled_allocated;
+	if (rounded > am.sampled_allocated)
+		rounded = am.sampled_allocated;
+	arena += rounded;
 	total = stacks + live + unwind + syms + dumpb + arena;
-	if (have && am.allocated > own_heap + live)
-		heap = am.allocated - own_heap - live;
+	if (have && am.allocated > own_heap + live + rounded)
+		heap = am.allocated - own_heap - live - rounded;
 	if (heap) {
 		snprintf(pct, sizeof(pct), "%.2f%%", 100.0 * (double)total / (double)heap);
 		snprintf(live_heap, sizeof(live_heap), "%.2f MiB (jemalloc allocated, less "

@@ -106,7 +106,7 @@ static int init_locked(void)
 		return become_inert("libunwind cannot be initialised", err);
 	hp_dump_set_prefix(config.prefix);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	hp_rate = config.rate;
+	hp_prof_set_rate(config.rate);
 	hp_active = 1;
 	__atomic_store_n(&hp_state, HP_READY, __ATOMIC_RELEASE);
 	return 1;
@@ -224,6 +224,94 @@ static int dense(void)
 {
 	return __atomic_load_n(&hp_rate, __ATOMIC_RELAXED) <= HP_SAMPCACHE_RATE_MAX;
 }
+/* At sparse rates a sampled small block is nearly alone in its slab. jemalloc's slab for a
+ * size class is the least common multiple of the class and the page: 1 page for the
+ * classes 2^k (up to 4 KiB), 3 pages for 3 * 2^k, but 5 and 7 pages for 5 * 2^k and
+ * 7 * 2^k. At 512 KiB the sampled arena holds a few dozen live small blocks spread over
+ * most of its 36 small classes, and their slabs, less the blocks, were 250 KiB on python's
+ * workload and 400 KiB on cc1's: most of what the sampled arena holds for good. So while
+ * sampling is sparse, a sampled request of up to ROUND_MAX bytes (its record included) is
+ * rounded up to the next 2^k or 3 * 2^k (16 KiB is jemalloc's first large class, an extent
+ * of its own): slabs of 1 or 3 pages, 90 and 130 KiB on those workloads. A rounded block
+ * is at most 20% larger than jemalloc's class would have made it (a request of 2^k + 1
+ * gets 3 * 2^(k - 1) instead of 5 * 2^(k - 2)), and a block of s bytes is sampled with
+ * probability about s / rate: a heap made only of such blocks pays under 0.2 s / rate of
+ * itself (0.6% with blocks of 16 KiB at 512 KiB), a mixed one far less. Rounding to 2^k
+ * alone saves another 60 KiB on those workloads but costs up to 60% of a block: a request
+ * of 2^k bytes plus its record would take 2^(k + 1).
+ * But that 20% grows with the heap, where the slabs do not: once the live sampled blocks
+ * of up to ROUND_MAX bytes reach ROUND_LIVE_MAX (their extra bytes then up to a fifth of
+ * that, what the rounding saves at most), rounding stops for good; a heap of 64 MiB of
+ * blocks of 1 to 14 KiB at 512 KiB (where rounding for ever had made the sampled arena
+ * 0.38 MiB instead of 0.17) gets there. Rounding also stops for good at the first dense
+ * rate (lib/sampcache's larger caches keep unrounded blocks).
+ * It never starts again because lib/sampcache files a freed block under the class of its
+ * rounded size, which is right only if the block holds that many bytes: while `rounding`
+ * is on, every block was allocated rounded (a block allocated unrounded and freed after
+ * rounding came back would be filed under a larger class than its own). A block resized
+ * in place still holds the rounded size of its new size: it was rounded to one of the
+ * sizes round_up gives (jemalloc classes), or was larger than ROUND_MAX. */
+#define ROUND_MAX ((size_t)16 << 10)
+#define ROUND_LIVE_MAX ((size_t)256 << 10)
+static int rounding = 1;
+
+void hp_prof_set_rate(size_t bytes)
+{
+	if (bytes >= 1 && bytes <= HP_SAMPCACHE_RATE_MAX)
+		__atomic_store_n(&rounding, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&hp_rate, bytes, __ATOMIC_RELAXED);
+}
+
+/* A sampled request of n bytes (its record included, default alignment) is rounded now. */
+static inline __attribute__((always_inline)) int rounds(size_t n)
+{
+	return n <= ROUND_MAX && __atomic_load_n(&rounding, __ATOMIC_RELAXED);
+}
+
+/* What a rounded request of n bytes asks of the sampled arena and of lib/sampcache. */
+static size_t round_up(size_t n)
+{
+	size_t p;
+
+	if (n <= 32)
+		return 32;
+	p = (size_t)1 << (64 - __builtin_clzl(n - 1));
+	return n <= p / 4 * 3 ? p / 4 * 3 : p;
+}
+
+/* While rounding is on: the bytes of live sampled blocks of up to ROUND_MAX (records
+ * included), and the bytes the rounding adds to jemalloc's own classes in them. jemalloc
+ * counts the latter allocated; the own-memory comment counts them as the sampled arena's
+ * overhead, not as the program's heap (hp_prof_round_extra). A block counts for the size
+ * its record holds, when that size is rounded: added when it is allocated or resized in
+ * place to such a size, taken off when it is freed or resized from one. Rounding only
+ * ever stops, so a block taken off was added, for the same size. Once it has stopped, the
+ * blocks still rounded count as the program's. Out of line: at dense rates, where
+ * rounding is off, the sample path pays the test alone. */
+static size_t round_live, round_extra;
+
+static __attribute__((noinline)) void round_count(size_t n, int add)
+{
+	size_t f = round_up(n), d = f - hpje_nallocx(n, 0);
+
+	if (!add)
+		__atomic_sub_fetch(&round_live, n, __ATOMIC_RELAXED);
+	else if (__atomic_add_fetch(&round_live, n, __ATOMIC_RELAXED) >= ROUND_LIVE_MAX)
+		__atomic_store_n(&rounding, 0, __ATOMIC_RELAXED);
+	if (d == 0 || d > f)
+		return;	/* jemalloc's class is the same (or larger: cannot be) */
+	if (add)
+		__atomic_add_fetch(&round_extra, d, __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&round_extra, d, __ATOMIC_RELAXED);
+}
+
+size_t hp_prof_round_extra(void)
+{
+	return __atomic_load_n(&rounding, __ATOMIC_RELAXED) ?
+		       __atomic_load_n(&round_extra, __ATOMIC_RELAXED) : 0;
+}
+
 static void *pins[PIN_MAX / 8 + 1];
 static size_t small_max;	/* jemalloc's largest small size class; 1 when unknown */
 
@@ -285,23 +373,28 @@ __attribute__((used)) void *hp_prof_alloc_at(size_t size, size_t align, int zero
 {
 	int saved = errno;
 	unsigned lg = hp_liverec_lg_off(align);
-	size_t off = (size_t)1 << lg;
+	size_t off = (size_t)1 << lg, n = size + off, ask = n;
+	int rnd = lg == 4 && rounds(n);
 	void *b, *p;
 
+	if (rnd)
+		ask = round_up(n);
 	hp_tls.guard++;
 	if (!lg || size > HP_LIVEREC_SIZE_MAX) {
 		/* a record cannot say it: unrecorded, outside the sampled arena */
 		hp_je_enter();
 		p = hp_plain_alloc(size, align, zero);
 		hp_je_leave();
-	} else if (lg == 4 && (b = hp_sampcache_get(size + off, zero, dense())) != NULL) {
+	} else if (lg == 4 && (b = hp_sampcache_get(ask, zero, dense())) != NULL) {
 		p = (char *)b + off;	/* a block this thread cached: no call into jemalloc */
+		if (rnd)
+			round_count(n, 1);
 		record(p, size, entry, lg);	/* unwinding and the tables: signals not blocked */
 	} else {
 		hp_je_enter();
 		if (size >= HP_HUGE_MIN && (b = hp_huge_alloc(size, align, zero)) != NULL) {
 			p = b;	/* a slot's block: its record is in the slot table */
-		} else if (!(b = hp_arena_alloc(size + off, lg == 4 ? 0 : off, zero))) {
+		} else if (!(b = hp_arena_alloc(ask, lg == 4 ? 0 : off, zero))) {
 			p = hp_plain_alloc(size, align, zero);	/* range full: unrecorded */
 		} else if (!hp_is_sampled(b)) {
 			p = b;	/* served elsewhere: counted as allocated, never in use */
@@ -309,6 +402,8 @@ __attribute__((used)) void *hp_prof_alloc_at(size_t size, size_t align, int zero
 		} else {
 			pin_class(b);
 			p = (char *)b + off;
+			if (rnd)
+				round_count(n, 1);
 		}
 		hp_je_leave();
 		if (b)
@@ -358,6 +453,12 @@ void *hp_prof_resize(void *p, size_t n, int sampled)
 	}
 	if (r.stack)
 		untrack(r.stack, r.size, r.weight);
+	if (off == 16) {	/* the block stays as it is; what it counts for follows its size */
+		if (rounds(r.size + off))
+			round_count(r.size + off, 0);
+		if (rounds(n + off))
+			round_count(n + off, 1);
+	}
 	r.stack = NULL;
 	r.size = n;
 	hp_liverec_put(p, rec_at(p), &r);
@@ -420,10 +521,18 @@ void hp_prof_free(void *p)
 	if (r.stack)
 		untrack(r.stack, r.size, r.weight);
 	b = base_of(p, r.lg_off);
-	if ((char *)p - (char *)b == 16 && hp_sampcache_put(b, r.size + HP_LIVEREC_BYTES, dense())) {
-		hp_guard_exit();	/* kept for this thread's next samples */
-		errno = saved;
-		return;
+	if ((char *)p - (char *)b == 16) {
+		size_t n = r.size + HP_LIVEREC_BYTES;
+
+		if (rounds(n)) {	/* then it was rounded */
+			round_count(n, 0);
+			n = round_up(n);
+		}
+		if (hp_sampcache_put(b, n, dense())) {
+			hp_guard_exit();	/* kept for this thread's next samples */
+			errno = saved;
+			return;
+		}
 	}
 	hp_je_enter();
 	hp_arena_free(b);

@@ -20,6 +20,13 @@ extern int hp_state;
  * becomes inert: it keeps the allocator, says why once, and records nothing. */
 int hp_prof_init(void);
 
+/* Sets the sampling rate (0 off, 1 every allocation); the API's and the configuration's. */
+void hp_prof_set_rate(size_t bytes);
+
+/* Bytes that the rounding of sampled small blocks at sparse rates adds to jemalloc's size
+ * classes in live blocks (counted in jemalloc's allocated bytes): the sampled arena's. */
+size_t hp_prof_round_extra(void);
+
 /* The configuration (valid once hp_prof_init returned). */
 const hp_config *hp_prof_config(void);
 

@@ -6,7 +6,7 @@
 #include "arena.h"
 #include "sampcache.h"
 
-#define MAX_CLASSES 32	/* jemalloc's classes up to HP_SAMPCACHE_MAX: 30 with 4 KiB pages */
+#define MAX_CLASSES 32	/* jemalloc's classes up to HP_SAMPCACHE_MAX: 31 with 4 KiB pages */
 
 static size_t class_size[MAX_CLASSES];
 static unsigned class_cap[MAX_CLASSES];	/* blocks cached a class, at most, at dense rates */

@@ -20,9 +20,10 @@
 #pragma GCC visibility push(hidden)
 
 #define HP_SAMPCACHE_RATE_MAX ((size_t)64 << 10)
-/* jemalloc's class after 4 KiB (with 4 KiB pages): a 4 KiB request and its 16-byte record
- * (lib/liverec) fit. */
-#define HP_SAMPCACHE_MAX ((size_t)5120)
+/* jemalloc's second class after 4 KiB (with 4 KiB pages): a 4 KiB request and its 16-byte
+ * record (lib/liverec) fit in the first, 5 KiB, and in the 6 KiB that lib/prof rounds
+ * them up to at sparse rates. */
+#define HP_SAMPCACHE_MAX ((size_t)6144)
 #define HP_SAMPCACHE_MAG 512		/* blocks a class, at most */
 #define HP_SAMPCACHE_MAG_BYTES 131072	/* and at most this many bytes a class */
 

@@ -12,7 +12,10 @@
 # from tests/progs/mem_stacks 1 to tests/progs/mem_stacks 4096, and the block-records part
 # by 4095 records of 16 bytes (every block is kept live to the end); and tests/progs/
 # mem_purge's 20 MiB of freed sampled blocks are purged while signals keep the helper
-# thread busy (the exit profile's sampled arena overhead under 1 MiB).
+# thread busy (the exit profile's sampled arena overhead under 1 MiB); tests/progs/
+# mem_round's sampled blocks of every small size class cost the sampled arena under
+# 0.25 MiB at the default rate, and its random reallocs and frees keep every block whole
+# while those blocks are rounded up and when rounding stops.
 . "$top_srcdir/tests/integration/lib.sh"
 
 need_env
@@ -20,10 +23,12 @@ need_go
 need_prog signal_loop
 need_prog mem_stacks
 need_prog mem_purge
+need_prog mem_round
 
 SL=$top_builddir/tests/progs/signal_loop
 MS=$top_builddir/tests/progs/mem_stacks
 MP=$top_builddir/tests/progs/mem_purge
+MR=$top_builddir/tests/progs/mem_round
 
 # comment_of FILE: the own-memory comment as go tool pprof -comments prints it.
 comment_of() {
@@ -147,5 +152,29 @@ ex=$(wait_for_file "$dir/p.*.exit.pb.gz" 5)
 ok $? "mem_purge: an exit profile was written" && check_comment "mem_purge exit" "$ex"
 awk -v a="${arena_mib:-99}" 'BEGIN { exit !(a < 1.0) }'
 ok $? "mem_purge: the sampled arena gave the freed pages back (overhead ${arena_mib:-?} MiB, want < 1 MiB of the 20 MiB freed)"
+
+# --- sampled small blocks at the default rate: their slabs -----------------------------
+# mem_round classes keeps 512 KiB of blocks of each of jemalloc's 36 small classes: about
+# one sampled block a class at 512 KiB. Each in a slab of 1 to 7 pages of its own class
+# made the sampled arena overhead 0.28-0.43 MiB (16 runs); rounded to the classes 2^k and
+# 3 * 2^k (lib/prof.c, `rounds`) it is 0.16-0.20 MiB, the bytes the rounding adds counted.
+(cd "$tmp" && timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="rate=512k,prefix=$tmp/mr" \
+	"$MR" classes) >"$tmp/mr.out" 2>"$tmp/mr.err"
+ok $? "mem_round classes exits 0" || diag_file "$tmp/mr.err"
+f=$(wait_for_file "$tmp/mr.*.exit.pb.gz" 5)
+ok $? "mem_round classes: an exit profile was written" && check_comment "mem_round classes" "$f"
+awk -v a="${arena_mib:-99}" 'BEGIN { exit !(a < 0.25) }'
+ok $? "mem_round classes: sampled small blocks of 36 classes cost the sampled arena under 0.25 MiB (${arena_mib:-?} MiB)"
+
+# The rounding keeps every block whole: random mallocs, callocs, reallocs and frees with
+# their contents and usable sizes checked, at a sparse rate (blocks rounded), and with
+# the rate set to 1 for the middle third (rounding stops for good; blocks allocated
+# rounded and unrounded are freed into lib/sampcache side by side).
+for args in "churn 1" "churn 2 SWITCH"; do
+	(cd "$tmp" && timeout 120 env LD_PRELOAD="$HP_LIB" HEAPPROF="rate=128k,at_exit=0" \
+		"$MR" $args) >"$tmp/mr.out" 2>"$tmp/mr.err"
+	ok $? "mem_round $args at rate=128k: every block whole, every usable size large enough" ||
+		diag_file "$tmp/mr.err"
+done
 
 done_testing
