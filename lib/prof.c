@@ -240,11 +240,12 @@ static int dense(void)
  * alone saves another 60 KiB on those workloads but costs up to 60% of a block: a request
  * of 2^k bytes plus its record would take 2^(k + 1).
  * But that 20% grows with the heap, where the slabs do not: once the live sampled blocks
- * of up to ROUND_MAX bytes reach ROUND_LIVE_MAX (their extra bytes then up to a fifth of
- * that, what the rounding saves at most), rounding stops for good; a heap of 64 MiB of
- * blocks of 1 to 14 KiB at 512 KiB (where rounding for ever had made the sampled arena
- * 0.38 MiB instead of 0.17) gets there. Rounding also stops for good at the first dense
- * rate (lib/sampcache's larger caches keep unrounded blocks).
+ * of up to ROUND_MAX bytes reach ROUND_LIVE_MAX (their extra bytes are then 50 KiB at
+ * most, a fraction of what the rounding saves), rounding stops for good. A heap of 64 MiB
+ * of blocks of 1 to 14 KiB at 512 KiB gets there (tests/progs/mem_round mixed 64, where
+ * rounding for ever had made the sampled arena 0.40 MiB instead of 0.23). Rounding also
+ * stops for good at the first dense rate (lib/sampcache's larger caches keep unrounded
+ * blocks).
  * It never starts again because lib/sampcache files a freed block under the class of its
  * rounded size, which is right only if the block holds that many bytes: while `rounding`
  * is on, every block was allocated rounded (a block allocated unrounded and freed after

@@ -5,6 +5,9 @@
  *                        classes (18 MiB, about one sampled block a class at 512 KiB) and
  *                        returns: the exit profile's sampled arena overhead shows what
  *                        their slabs cost.
+ *   mem_round mixed MIB  keeps MIB MiB of blocks of 1 to 14 KiB (sizes spread evenly) and
+ *                        returns: a heap where the rounding's extra bytes outgrow what it
+ *                        saves (doc/PERFORMANCE.md, "The profiler's own memory").
  *   mem_round churn SEED [SWITCH]
  *                        200,000 random mallocs, callocs, reallocs (in place and moving,
  *                        up and down) and frees of 1 byte to 20 KiB among 2,000 live
@@ -45,6 +48,22 @@ static int keep_classes(void)
 				return 3;
 			memset(p, (int)c, n);	/* kept to the end: never freed */
 		}
+	}
+	return 0;
+}
+
+static int keep_mixed(size_t mib)
+{
+	size_t total = 0;
+
+	for (unsigned i = 0; total < (mib << 20); i++) {
+		size_t n = 1 + (i * 7919u) % 14336u;
+		char *p = malloc(n);
+
+		if (!p)
+			return 3;
+		memset(p, 1, n);	/* kept to the end: never freed */
+		total += n;
 	}
 	return 0;
 }
@@ -179,9 +198,12 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "classes") == 0)
 		return keep_classes();
+	if (argc == 3 && strcmp(argv[1], "mixed") == 0 && atoi(argv[2]) > 0 && atoi(argv[2]) <= 4096)
+		return keep_mixed((size_t)atoi(argv[2]));
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "churn") == 0 &&
 	    (argc == 3 || strcmp(argv[3], "SWITCH") == 0))
 		return churn(strtoull(argv[2], NULL, 10), argc == 4);
-	fprintf(stderr, "usage: mem_round classes | mem_round churn SEED [SWITCH]\n");
+	fprintf(stderr, "usage: mem_round classes | mem_round mixed MIB | mem_round churn SEED "
+		"[SWITCH]\n");
 	return 2;
 }
