@@ -23,6 +23,7 @@
 #include "pprof.h"
 #include "procmaps.h"
 #include "prof.h"
+#include "sampcache.h"
 #include "stacktab.h"
 #include "symtab.h"
 #include "textprof.h"
@@ -229,16 +230,17 @@ static const char *own_memory_comment(void *arg)
 	int have = hp_arena_mem_read(&am) == 0 && am.allocated > 0;
 	size_t anon = anon_resident();
 	char pct[48], live_heap[96], proc[96] = "";
-	size_t rounded = have ? hp_prof_round_extra() : 0;	/* in sampled_allocated */
+	/* in sampled_allocated, but not the program's: rounding, lib/sampcache's blocks */
+	size_t extra = have ? hp_prof_round_extra() + hp_sampcache_held() : 0;
 
 	if (have && am.sampled_resident > am.sampled_allocated)
 		arena = am.sampled_resident - am.sampled_allocated;
-	if (rounded > am.sampled_allocated)
-		rounded = am.sampled_allocated;
-	arena += rounded;
+	if (extra > am.sampled_allocated)
+		extra = am.sampled_allocated;
+	arena += extra;
 	total = stacks + live + unwind + syms + dumpb + arena;
-	if (have && am.allocated > own_heap + live + rounded)
-		heap = am.allocated - own_heap - live - rounded;
+	if (have && am.allocated > own_heap + live + extra)
+		heap = am.allocated - own_heap - live - extra;
 	if (heap) {
 		snprintf(pct, sizeof(pct), "%.2f%%", 100.0 * (double)total / (double)heap);
 		snprintf(live_heap, sizeof(live_heap), "%.2f MiB (jemalloc allocated, less "

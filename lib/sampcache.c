@@ -33,12 +33,41 @@ typedef struct mag {
 static __thread mag mags[MAX_CLASSES];
 static __thread int registered;
 
+/* The bytes of the blocks all threads' caches hold (hp_sampcache_held): jemalloc counts
+ * them allocated, but they are the profiler's. Each thread adds its changes up in
+ * held_delta and hands them to the shared count once they pass HELD_STEP either way, so
+ * that a sample does not pay a shared atomic: the count is right to HELD_STEP a thread. */
+#define HELD_STEP 16384
+static long held_total;
+static __thread long held_delta;
+
+static void held_publish(void)
+{
+	__atomic_add_fetch(&held_total, held_delta, __ATOMIC_RELAXED);
+	held_delta = 0;
+}
+
+static inline void held(long d)
+{
+	held_delta += d;
+	if (__builtin_expect((unsigned long)(held_delta + HELD_STEP) > 2 * HELD_STEP, 0))
+		held_publish();	/* over HELD_STEP either way */
+}
+
+size_t hp_sampcache_held(void)
+{
+	long n = __atomic_load_n(&held_total, __ATOMIC_RELAXED);
+
+	return n > 0 ? (size_t)n : 0;	/* below 0 by what threads have not handed in yet */
+}
+
 /* Thread exit: the cached blocks go back to the arena. */
 static void flush_thread(void *arg)
 {
 	(void)arg;
 	hp_je_enter();
 	for (int c = 0; c < MAX_CLASSES; c++) {
+		held_delta -= (long)(mags[c].n * class_size[c]);
 		while (mags[c].n)
 			hp_arena_batch_free(mags[c].b[--mags[c].n]);
 		if (mags[c].b && mags[c].b != mags[c].own)
@@ -46,6 +75,7 @@ static void flush_thread(void *arg)
 		mags[c].b = NULL;
 		mags[c].room = 0;
 	}
+	held_publish();
 	hp_arena_batch_close();
 	hp_je_leave();
 }
@@ -149,8 +179,10 @@ void *hp_sampcache_get(size_t size, int zero, int dense)
 		hp_je_leave();
 		if (!m->n)
 			return NULL;
+		held((long)(m->n * class_size[c]));
 	}
 	p = m->b[--m->n];
+	held(-(long)class_size[c]);
 	if (zero)
 		memset(p, 0, size);
 	return p;
@@ -167,6 +199,7 @@ int hp_sampcache_put(void *p, size_t size, int dense)
 	m = &mags[c];
 	n = cap(m, c, dense);
 	if (m->n >= n) {
+		held(-(long)((m->n - n / 2) * class_size[c]));
 		hp_je_enter();
 		while (m->n > n / 2)
 			hp_arena_batch_free(m->b[--m->n]);
@@ -174,5 +207,6 @@ int hp_sampcache_put(void *p, size_t size, int dense)
 	}
 	check_in();
 	m->b[m->n++] = p;
+	held((long)class_size[c]);
 	return 1;
 }

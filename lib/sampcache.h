@@ -41,6 +41,10 @@ void *hp_sampcache_get(size_t size, int zero, int dense);
  * size is at least jemalloc's class for size). 0 when it does not take it. */
 int hp_sampcache_put(void *p, size_t size, int dense);
 
+/* Bytes of the blocks all threads' caches hold now (to 16 KiB a thread): jemalloc counts
+ * them allocated; they are the sampled arena's overhead, not the program's heap. */
+size_t hp_sampcache_held(void);
+
 #pragma GCC visibility pop
 
 #endif

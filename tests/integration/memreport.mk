@@ -11,7 +11,8 @@
 #
 # tests/progs/mem_stacks: N distinct call stacks (1 <= N <= 4096).
 # tests/progs/mem_purge: frees large sampled blocks, then sleeps.
-# tests/progs/mem_round: blocks of every small size class kept; random reallocs and frees.
+# tests/progs/mem_round: blocks of every small size class kept; blocks left in lib/sampcache;
+# random reallocs and frees.
 
 check_PROGRAMS += tests/progs/mem_stacks
 tests_progs_mem_stacks_SOURCES = tests/progs/mem_stacks.c

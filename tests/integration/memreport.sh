@@ -14,8 +14,9 @@
 # mem_purge's 20 MiB of freed sampled blocks are purged while signals keep the helper
 # thread busy (the exit profile's sampled arena overhead under 1 MiB); tests/progs/
 # mem_round's sampled blocks of every small size class cost the sampled arena under
-# 0.25 MiB at the default rate, and its random reallocs and frees keep every block whole
-# while those blocks are rounded up and when rounding stops.
+# 0.25 MiB at the default rate, the blocks lib/sampcache keeps are not in the live heap,
+# and its random reallocs and frees keep every block whole while those blocks are
+# rounded up and when rounding stops.
 . "$top_srcdir/tests/integration/lib.sh"
 
 need_env
@@ -36,13 +37,14 @@ comment_of() {
 }
 
 # check_comment LABEL FILE: the comment is there, parses, adds up, and its percentages
-# agree with its figures. Sets $stacks_mib and $records_mib (the stack-table and the
-# block-records parts).
+# agree with its figures. Sets $stacks_mib, $records_mib, $arena_mib and $heap_mib (the
+# stack-table, block-records and sampled-arena parts, and the live heap).
 check_comment() {
 	local label=$1 c parsed
 	stacks_mib=
 	records_mib=
 	arena_mib=
+	heap_mib=
 	c=$(comment_of "$2")
 	[ -n "$c" ]
 	ok $? "$label: go tool pprof -comments shows the own-memory comment" || {
@@ -64,6 +66,7 @@ check_comment() {
 	stacks_mib=$3
 	records_mib=$4
 	arena_mib=$8
+	heap_mib=$9
 	awk -v t="$1" -v a="$3" -v b="$4" -v c="$5" -v d="$6" -v e="$7" -v f="$8" \
 		'BEGIN { s = a + b + c + d + e + f; d = s - t; if (d < 0) d = -d; exit !(d <= 0.035) }'
 	ok $? "$label: the parts add up to the total ($1 MiB; each rounded to 0.01)"
@@ -165,6 +168,19 @@ f=$(wait_for_file "$tmp/mr.*.exit.pb.gz" 5)
 ok $? "mem_round classes: an exit profile was written" && check_comment "mem_round classes" "$f"
 awk -v a="${arena_mib:-99}" 'BEGIN { exit !(a < 0.25) }'
 ok $? "mem_round classes: sampled small blocks of 36 classes cost the sampled arena under 0.25 MiB (${arena_mib:-?} MiB)"
+
+# The blocks lib/sampcache keeps for a thread's next samples are the profiler's, though
+# jemalloc counts them allocated: mem_round cached frees 600 blocks of each size class up
+# to 6 KiB at rate=1 (2-4 MiB stay cached) and keeps 8 MiB. The exit profile's live heap
+# was 11.77 MiB while they counted as the program's; now 9.04 MiB (the rest is jemalloc's
+# thread caches, which count as allocated in every configuration).
+(cd "$tmp" && timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="rate=1,prefix=$tmp/mc" \
+	"$MR" cached) >"$tmp/mc.out" 2>"$tmp/mc.err"
+ok $? "mem_round cached exits 0" || diag_file "$tmp/mc.err"
+f=$(wait_for_file "$tmp/mc.*.exit.pb.gz" 5)
+ok $? "mem_round cached: an exit profile was written" && check_comment "mem_round cached" "$f"
+awk -v l="${heap_mib:-99}" 'BEGIN { exit !(l >= 8 && l < 9.5) }'
+ok $? "mem_round cached: the live heap is the 8 MiB kept, not the blocks cached for the next samples (${heap_mib:-?} MiB, want 8 to 9.5)"
 
 # The rounding keeps every block whole: random mallocs, callocs, reallocs and frees with
 # their contents and usable sizes checked, at a sparse rate (blocks rounded), and with

@@ -8,6 +8,10 @@
  *   mem_round mixed MIB  keeps MIB MiB of blocks of 1 to 14 KiB (sizes spread evenly) and
  *                        returns: a heap where the rounding's extra bytes outgrow what it
  *                        saves (doc/PERFORMANCE.md, "The profiler's own memory").
+ *   mem_round cached     allocates and frees 600 blocks of each small size up to 6 KiB
+ *                        (at rate=1 lib/sampcache keeps 2-4 MiB of them for the next
+ *                        samples), keeps 8 blocks of 1 MiB, and returns: the exit profile's
+ *                        live heap must be the 8 MiB, not the cached blocks too.
  *   mem_round churn SEED [SWITCH]
  *                        200,000 random mallocs, callocs, reallocs (in place and moving,
  *                        up and down) and frees of 1 byte to 20 KiB among 2,000 live
@@ -64,6 +68,29 @@ static int keep_mixed(size_t mib)
 			return 3;
 		memset(p, 1, n);	/* kept to the end: never freed */
 		total += n;
+	}
+	return 0;
+}
+
+static int cache_and_keep(void)
+{
+	static char *b[600];
+
+	for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]) && classes[c] <= 6144; c++) {
+		size_t n = classes[c] > 16 ? classes[c] - 16 : 1;	/* with its record: the class */
+
+		for (int i = 0; i < 600; i++)
+			if (!(b[i] = malloc(n)))
+				return 3;
+		for (int i = 0; i < 600; i++)
+			free(b[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		char *p = malloc((size_t)1 << 20);
+
+		if (!p)
+			return 3;
+		memset(p, 1, (size_t)1 << 20);	/* kept to the end: never freed */
 	}
 	return 0;
 }
@@ -198,12 +225,14 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "classes") == 0)
 		return keep_classes();
+	if (argc == 2 && strcmp(argv[1], "cached") == 0)
+		return cache_and_keep();
 	if (argc == 3 && strcmp(argv[1], "mixed") == 0 && atoi(argv[2]) > 0 && atoi(argv[2]) <= 4096)
 		return keep_mixed((size_t)atoi(argv[2]));
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "churn") == 0 &&
 	    (argc == 3 || strcmp(argv[3], "SWITCH") == 0))
 		return churn(strtoull(argv[2], NULL, 10), argc == 4);
-	fprintf(stderr, "usage: mem_round classes | mem_round mixed MIB | mem_round churn SEED "
-		"[SWITCH]\n");
+	fprintf(stderr, "usage: mem_round classes | mem_round cached | mem_round mixed MIB | "
+		"mem_round churn SEED [SWITCH]\n");
 	return 2;
 }
