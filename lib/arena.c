@@ -237,6 +237,12 @@ void hp_je_all_blocked(void)
 	je_depth++;
 }
 
+void hp_arena_thread_whole(void)
+{
+	/* nallocx fetches the thread's state the full way (malloc's), not free's minimal one */
+	(void)hpje_nallocx(1, 0);
+}
+
 int hp_arena_init(void)
 {
 	extent_hooks_t *hp = &hooks;

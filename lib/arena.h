@@ -44,6 +44,13 @@ void hp_je_enter(void);
 void hp_je_leave(void);
 void hp_je_all_blocked(void);
 
+/* Makes the calling thread's jemalloc state whole (with its thread cache), as its first
+ * malloc would. jemalloc 5.3 keeps a thread that has only ever freed in a minimal state
+ * without one, so that each of its frees takes the lock of its arena's bin (jemalloc after
+ * 5.3 makes such a thread whole after 8 KiB freed). lib/prof calls it at a thread's first
+ * free of a sampled block; with asynchronous signals blocked (hp_je_enter). */
+void hp_arena_thread_whole(void);
+
 /* Reserves the range and creates the sampled arena. 0 or -errno. Called once. */
 int hp_arena_init(void);
 

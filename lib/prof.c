@@ -498,6 +498,11 @@ static void defer_free(void *p)
 					    __ATOMIC_RELAXED));
 }
 
+/* This thread's jemalloc state was made whole (hp_arena_thread_whole): at its first free of
+ * a sampled block, so that a thread that only frees, such as the consumer of a queue, gets
+ * a jemalloc thread cache (bench/wl_xfree at 512 KiB: 0.20 -> 0.08 s, the consumer's frees
+ * no longer each taking their bin's lock against the producer's allocations). */
+static __thread int je_whole;
 void hp_prof_free(void *p)
 {
 	int saved = errno;
@@ -513,6 +518,12 @@ void hp_prof_free(void *p)
 		return;
 	}
 	hp_tls.guard++;
+	if (__builtin_expect(!je_whole, 0)) {
+		je_whole = 1;
+		hp_je_enter();
+		hp_arena_thread_whole();
+		hp_je_leave();
+	}
 	if (!hp_liverec_take(p, rec_at(p), &r)) {
 		hp_liverec_refused(p, "free");
 		hp_guard_exit();
