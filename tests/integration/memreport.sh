@@ -100,6 +100,19 @@ start_bg() {
 	fi
 }
 
+# run_to_exit LABEL NAME HEAPPROF PROG ARGS...: runs PROG ARGS in $tmp under the library
+# with HEAPPROF,prefix=$tmp/NAME; checks that it exits 0 and leaves an exit profile, and
+# checks that profile's comment (check_comment, which sets the parts).
+run_to_exit() {
+	local label=$1 name=$2 conf=$3 f
+	shift 3
+	(cd "$tmp" && timeout 120 env LD_PRELOAD="$HP_LIB" HEAPPROF="$conf,prefix=$tmp/$name" \
+		"$@") >"$tmp/$name.out" 2>"$tmp/$name.err"
+	ok $? "$label exits 0" || diag_file "$tmp/$name.err"
+	f=$(wait_for_file "$tmp/$name.*.exit.pb.gz" 5)
+	ok $? "$label: an exit profile was written" && check_comment "$label" "$f"
+}
+
 # --- the exit and the signal profile of one run ---------------------------------------
 start_bg loop "prefix=$tmp/loop/p" "$SL" 3
 [ -n "$pid" ]
@@ -117,12 +130,7 @@ ok $? "an exit profile was written" && check_comment "exit profile" "$ex"
 
 # --- the stack-table part grows with the number of distinct stacks --------------------
 for n in 1 4096; do
-	(cd "$tmp" && timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="rate=1,prefix=$tmp/ms$n" \
-		"$MS" $n) >"$tmp/ms$n.out" 2>"$tmp/ms$n.err"
-	ok $? "mem_stacks $n at rate=1 exits 0" || diag_file "$tmp/ms$n.err"
-	f=$(wait_for_file "$tmp/ms$n.*.exit.pb.gz" 5)
-	ok $? "mem_stacks $n: an exit profile was written" || continue
-	check_comment "mem_stacks $n" "$f"
+	run_to_exit "mem_stacks $n at rate=1" "ms$n" rate=1 "$MS" $n
 	eval "st_$n=\${stacks_mib:-0}"
 	eval "rec_$n=\${records_mib:-0}"
 done
@@ -161,11 +169,7 @@ ok $? "mem_purge: the sampled arena gave the freed pages back (overhead ${arena_
 # one sampled block a class at 512 KiB. Each in a slab of 1 to 7 pages of its own class
 # made the sampled arena overhead 0.28-0.43 MiB (16 runs); rounded to the classes 2^k and
 # 3 * 2^k (lib/prof.c, `rounds`) it is 0.16-0.20 MiB, the bytes the rounding adds counted.
-(cd "$tmp" && timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="rate=512k,prefix=$tmp/mr" \
-	"$MR" classes) >"$tmp/mr.out" 2>"$tmp/mr.err"
-ok $? "mem_round classes exits 0" || diag_file "$tmp/mr.err"
-f=$(wait_for_file "$tmp/mr.*.exit.pb.gz" 5)
-ok $? "mem_round classes: an exit profile was written" && check_comment "mem_round classes" "$f"
+run_to_exit "mem_round classes" mr rate=512k "$MR" classes
 awk -v a="${arena_mib:-99}" 'BEGIN { exit !(a < 0.25) }'
 ok $? "mem_round classes: sampled small blocks of 36 classes cost the sampled arena under 0.25 MiB (${arena_mib:-?} MiB)"
 
@@ -174,11 +178,7 @@ ok $? "mem_round classes: sampled small blocks of 36 classes cost the sampled ar
 # to 6 KiB at rate=1 (2-4 MiB stay cached) and keeps 8 MiB. The exit profile's live heap
 # was 11.77 MiB while they counted as the program's; now 9.04 MiB (the rest is jemalloc's
 # thread caches, which count as allocated in every configuration).
-(cd "$tmp" && timeout 60 env LD_PRELOAD="$HP_LIB" HEAPPROF="rate=1,prefix=$tmp/mc" \
-	"$MR" cached) >"$tmp/mc.out" 2>"$tmp/mc.err"
-ok $? "mem_round cached exits 0" || diag_file "$tmp/mc.err"
-f=$(wait_for_file "$tmp/mc.*.exit.pb.gz" 5)
-ok $? "mem_round cached: an exit profile was written" && check_comment "mem_round cached" "$f"
+run_to_exit "mem_round cached" mc rate=1 "$MR" cached
 awk -v l="${heap_mib:-99}" 'BEGIN { exit !(l >= 8 && l < 9.5) }'
 ok $? "mem_round cached: the live heap is the 8 MiB kept, not the blocks cached for the next samples (${heap_mib:-?} MiB, want 8 to 9.5)"
 
