@@ -257,6 +257,12 @@ static void hp_str_place(struct hp_strtab *t, size_t idx)
 	t->slots[i] = (uint32_t)(idx + 1);
 }
 
+/* The first size of the string and location tables: small, since a profile's own memory
+ * is counted while it is written, and doubling from here costs a dump of 100,000 stacks
+ * only a few rehashes of small tables (the location table had started at 4,096 slots,
+ * 64 KiB, where python's profiles use about 200). */
+#define TABLE_FIRST 256
+
 /* Keeps the load factor at most one half so probe sequences stay short. */
 static int hp_str_rehash(struct hp_strtab *t)
 {
@@ -264,7 +270,7 @@ static int hp_str_rehash(struct hp_strtab *t)
 
 	if (t->slots && (t->n + 1) * 2 <= t->mask + 1)
 		return 0;
-	size = t->slots ? (t->mask + 1) * 2 : 1024;
+	size = t->slots ? (t->mask + 1) * 2 : TABLE_FIRST;
 	if (size > UINT32_MAX)
 		return -1;
 	hp_ifree_k(HP_MEM_DUMP, t->slots);
@@ -344,7 +350,7 @@ static int hp_loc_rehash(struct hp_locmap *m)
 
 	if (m->slots && (m->n + 1) * 2 <= m->mask + 1)
 		return 0;
-	size = m->slots ? (m->mask + 1) * 2 : 4096;
+	size = m->slots ? (m->mask + 1) * 2 : TABLE_FIRST;
 	if (size > SIZE_MAX / sizeof(*m->slots))
 		return -1;
 	hp_ifree_k(HP_MEM_DUMP, m->slots);
