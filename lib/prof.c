@@ -258,6 +258,7 @@ static int rounding = 1;
 
 void hp_prof_set_rate(size_t bytes)
 {
+	hp_unwind_set_sparse(!(bytes >= 1 && bytes <= HP_SAMPCACHE_RATE_MAX));
 	if (bytes >= 1 && bytes <= HP_SAMPCACHE_RATE_MAX)
 		__atomic_store_n(&rounding, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&hp_rate, bytes, __ATOMIC_RELAXED);

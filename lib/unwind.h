@@ -10,6 +10,13 @@
 /* Initialises libunwind once (per-thread caches, see unwind.c). 0 or -errno. */
 int hp_unwind_init(void);
 
+/* Sampling is sparse (over 64 KiB) from now on, or dense: the frame rules made while it is
+ * sparse keep libunwind's state packed (lib/unwind.c, state_pack), a fifth of the
+ * profiler's memory on cc1; at dense rates the walks through libunwind that apply it are
+ * many (137,000 on python's `wl_json.py 2` at rate=1), and unpacking it each time cost 1%
+ * of that run's instructions, so it is kept whole. lib/prof calls it with each rate. */
+void hp_unwind_set_sparse(int sparse);
+
 /* Fills pcs with up to max return addresses, innermost first; returns how many. Takes no
  * profiler lock; must be called with the thread's re-entrancy guard set. */
 int hp_unwind_capture(uint64_t *pcs, int max);
