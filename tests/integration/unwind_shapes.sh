@@ -27,6 +27,9 @@
 #     (16384 slots, addresses vary with ASLR): that site then walks slow every time. One
 #     such site per run is tolerated, and named.
 #   - shapes: the tail call really is one (its caller is on no stack).
+# Last, tests/progs/unw_packed's stacks through a signal frame (slow walks that apply the
+# cached rules of the frames around it) are the same at rate=65537, where the rules keep
+# libunwind's state packed, as at rate=1, where they keep it whole.
 # Every run is limited by timeout (60 s); the whole test takes about a second.
 #
 # Known bugs (KNOWN_BUGS below: site names) are reported "not ok ... # TODO <why>": an
@@ -337,5 +340,37 @@ EOF
 	ok $? "unw_hash $depth: each chain is one stack of 1000 allocations (samples of size x count: ${got:-none, exit status $st})" ||
 		diag_file "$d.err" 5
 done
+
+# unw_packed: allocations under a signal handler walk through libunwind, which applies
+# the cached rules of the frames around the signal frame. At a sparse rate those rules keep
+# libunwind's state packed (lib/unwind.c, state_pack), at rate=1 whole: the two runs must
+# give the same stacks, the handler's with its signal frame, and the sparse run must have
+# walked through libunwind at least once per handler allocation.
+for rate in 65537 1; do
+	d=$tmp/packed.$rate
+	mkdir -p "$d"
+	(cd "$d" && exec timeout -k 5 "$LIMIT" env LD_PRELOAD="$HP_LIB" \
+		HEAPPROF="rate=$rate,prefix=$d/p" "$top_builddir/tests/progs/unw_packed" 40) \
+		>"$d.out" 2>"$d.err"
+	st=$?
+	f=$(ls "$d"/p.*.exit.pb.gz 2>/dev/null | head -1)
+	[ "$st" -eq 0 ] && [ -n "$f" ]
+	ok $? "unw_packed runs at rate=$rate and writes its exit profile (exit status $st)" ||
+		diag_file "$d.err" 5
+	pprof_traces "${f:-/nonexistent}" | grep 'packed_leaf' | sort -u \
+		>"$d.traces"
+done
+slow=$(sed -n 's/^slow_walks //p' "$tmp/packed.65537.out")
+[ "${slow:-0}" -ge 40 ]
+ok $? "unw_packed at rate=65537 walked through libunwind at least 40 times (${slow:-none})"
+grep -q 'packed_leaf;packed_c;packed_b;packed_a;on_usr2;.*;main;' "$tmp/packed.65537.traces" &&
+	grep -q 'packed_leaf;packed_c;packed_b;packed_a;main;' "$tmp/packed.65537.traces"
+ok $? "unw_packed at rate=65537: the handler's stack through its signal frame, and main's" ||
+	diag_file "$tmp/packed.65537.traces" 10
+cmp -s "$tmp/packed.65537.traces" "$tmp/packed.1.traces" && [ -s "$tmp/packed.1.traces" ]
+ok $? "unw_packed: the same stacks at rate=65537 (rules packed) as at rate=1 (whole)" || {
+	diag_file "$tmp/packed.65537.traces" 10
+	diag_file "$tmp/packed.1.traces" 10
+}
 
 done_testing
