@@ -737,12 +737,12 @@ enum { W_UNDEF, W_SAME, W_CFAREL, W_REG };	/* libunwind's DWARF_WHERE_* */
 /* A rule keeps libunwind's state (184 bytes) for the walks that go through libunwind, which
  * apply it whole. Most of it is zero: the values of the registers saved nowhere. Packed,
  * it is the return-address column and the 19 `where` bytes, a bitmap of the values that
- * are not zero, and those values as 32-bit numbers (offsets and register numbers): 30 to
- * 60 bytes, and a rule's block of jemalloc 96 bytes instead of 256 (cc1 at 512 KiB makes
- * 1,300 rules: 0.2 MiB, a fifth of the profiler's memory there); only while sampling is
- * sparse (hp_unwind_set_sparse). A state that does not pack so (a value that does not fit
- * 32 bits, another layout) is kept whole; unpacked, a state is the same bytes as libunwind
- * gave but its padding. */
+ * are not zero, and those values as 32-bit numbers (offsets and register numbers): 31 to
+ * 59 bytes, and a rule's block of jemalloc 112 bytes (or 96) instead of 256 (cc1 at
+ * 512 KiB makes 1,300 rules: the unwinder's memory there went from 0.42 to 0.30 MiB); only
+ * while sampling is sparse (hp_unwind_set_sparse). A state that does not pack so (a value
+ * that does not fit 32 bits, another layout) is kept whole; unpacked, a state is the same
+ * bytes as libunwind gave but its padding. */
 #define STATE_PACKED_MAX (1 + RS_NREGS + 3 + 4 * RS_NREGS)
 
 static int pack_states;	/* atomic: hp_unwind_set_sparse */
