@@ -844,12 +844,12 @@ static int fits32(unw_word_t v)
 static void compact(rule *r)
 {
 	fast_rule *f = &r->f;
-	rs_layout rs;
+	rs_layout rs, buf;
 
 	f->kind = FAST_NONE;
 	if (r->size != sizeof(rs))
 		return;
-	memcpy(&rs, state_of(r, &rs), sizeof(rs));
+	memcpy(&rs, state_of(r, &buf), sizeof(rs));
 	if (rs.ret_addr_column != COL_RA)
 		return;
 	if (rs.where[COL_RA] == W_UNDEF) {
