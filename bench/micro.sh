@@ -18,7 +18,13 @@
 #     < 500 ms at 100,000), and an allocating thread's waits during a dump against an idle
 #     window of the same length (target: no wait > 1 ms because of a dump).
 #  5. peak RSS of a python3 (PYTHONMALLOC=malloc) JSON/dict workload: glibc, jemalloc and
-#     heapprof at rate=0, 512k and 1, with heapprof's in-use estimate at the end.
+#     heapprof at rate=0, 512k and 1, with heapprof's in-use estimate at the end; and
+#     heapprof's own memory (target 5) at that workload's largest live heap, 3 runs.
+#  6. heapprof's own memory on gcc (target 5): cc1 -O2 on bench/wl_gen_c.py 300, a profile
+#     every 32 MiB allocated at 512k, against the process's anonymous resident memory
+#     (gcc keeps most of its heap in its own collector's mmap'd pages, out of malloc's
+#     sight). cc1 is run directly, as bench/run.sh does: under `gcc -c` the driver and the
+#     assembler would be profiled too, and their profiles are not gcc's heap.
 #
 # Environment: top_builddir (default: the current directory), HP_LIB (default
 # $top_builddir/lib/.libs/libheapprof.so), JEMALLOC_SO (default
@@ -294,16 +300,41 @@ EOF
 	# live heap is shown.
 	go=$(command -v go || true)
 	if [ -n "$go" ]; then
-		mkdir -p "$work/own"
-		env PYTHONMALLOC=malloc LD_PRELOAD="$hp_lib" HEAPPROF="rate=512k,interval=16m,signal=none,prefix=$work/own/p" \
-			"$python" "$work/workload.py" >/dev/null 2>"$work/own.err" || die "python workload (own memory) failed"
-		for f in "$work"/own/p.*.pb.gz; do
-			"$go" tool pprof -comments "$f" 2>/dev/null | grep '^heapprof: own memory'
-		done | awk '{ for (i = 1; i <= NF; i++) if ($i == "live" && $(i + 1) == "heap" && $(i + 2) ~ /^[0-9.]+$/) l = $(i + 2)
-			if (l + 0 >= best) { best = l + 0; line = $0 } }
-			END { print "## heapprof own account at the largest live heap (512k):"; print "##   " line }'
+		echo "## heapprof's own account at the largest live heap (512k), 3 runs:"
+		for r in 1 2 3; do
+			rm -rf "$work/own"
+			mkdir -p "$work/own"
+			env PYTHONMALLOC=malloc LD_PRELOAD="$hp_lib" HEAPPROF="rate=512k,interval=16m,signal=none,prefix=$work/own/p" \
+				"$python" "$work/workload.py" >/dev/null 2>"$work/own.err" || die "python workload (own memory) failed"
+			for f in "$work"/own/p.*.pb.gz; do
+				"$go" tool pprof -comments "$f" 2>/dev/null | grep '^heapprof: own memory'
+			done | awk '{ for (i = 1; i <= NF; i++) if ($i == "live" && $(i + 1) == "heap" && $(i + 2) ~ /^[0-9.]+$/) l = $(i + 2)
+				if (l + 0 >= best) { best = l + 0; line = $0 } }
+				END { print "##   " line }'
+		done
 	else
 		echo "## heapprof's own account: go not found (go tool pprof -comments reads it)"
+	fi
+	echo
+	cc1=$("$cc" -print-prog-name=cc1)
+	if [ -n "$go" ] && [ -x "$cc1" ]; then
+		"$python" "$srcdir/bench/wl_gen_c.py" 300 >"$work/gen.c" || die "bench/wl_gen_c.py failed"
+		echo "## 6. gcc (cc1 -O2, bench/wl_gen_c.py 300): heapprof's own memory at 512k, a profile every 32 MiB"
+		echo "## % of the process's anonymous resident memory: at its largest, the mean and the highest over a run's profiles"
+		printf '%-4s %9s %14s %10s %10s %14s\n' run profiles "at largest %" "mean %" "max %" "own mean MiB"
+		for r in 1 2 3; do
+			rm -rf "$work/cc"
+			mkdir -p "$work/cc"
+			LD_PRELOAD="$hp_lib" HEAPPROF="rate=512k,interval=32m,signal=none,prefix=$work/cc/p" \
+				"$cc1" -quiet -O2 "$work/gen.c" -o "$work/cc/gen.s" 2>"$work/cc.err" || die "cc1 failed: $(cat "$work/cc.err")"
+			for f in "$work"/cc/p.*.pb.gz; do
+				"$go" tool pprof -comments "$f" 2>/dev/null | grep '^heapprof: own memory'
+			done | awk -v r="$r" '{ own = $4; for (i = 1; i <= NF; i++) if ($i == "resident" && $(i + 2) == "MiB") { a = $(i + 1); p = $(i + 4) }
+				sub(/%$/, "", p); n++; s += p; so += own; if (p + 0 > mx) mx = p + 0; if (a + 0 >= ba) { ba = a + 0; bp = p }
+				} END { if (n) printf "%-4s %9d %14s %10.2f %10.2f %14.2f\n", r, n, bp, s / n, mx, so / n; else print r, "no profile" }'
+		done
+	else
+		echo "## 6. gcc: skipped (go or $cc's cc1 not found)"
 	fi
 	echo
 fi
