@@ -2,8 +2,10 @@
  * the upper half of the sampled range, grown and shrunk in place by changing the
  * protection of the slot's pages (what glibc's mremap does for its mmap'd chunks): a
  * realloc that grows such a block never copies it while it fits its slot, and a freed
- * block's pages go back to the kernel within a second. jemalloc serves everything else
- * (and these too, when no slot is free). doc/DESIGN.md, "Large sampled blocks". */
+ * block's pages go back to the kernel within a second (with no helper thread, at the
+ * first allocation or free of a slot's block after that second). jemalloc serves
+ * everything else (and these too, when no slot is free). doc/DESIGN.md, "Large sampled
+ * blocks". */
 #ifndef HP_HUGE_H
 #define HP_HUGE_H
 #include <stddef.h>
@@ -46,7 +48,8 @@ uint64_t *hp_huge_rec(const void *p);
 size_t hp_huge_live_bytes(void);
 size_t hp_huge_cached_bytes(void);
 
-/* Releases the pages of slots freed more than a second ago (the helper, once a second). */
+/* Releases the pages of slots freed more than a second ago (the helper once a second, and
+ * hp_huge_alloc and hp_huge_free; one clock read when none is due). */
 void hp_huge_decay(void);
 
 /* fork: the slot lock is held across fork, released in the parent and the child. */

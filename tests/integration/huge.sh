@@ -16,8 +16,11 @@
 # Its own-memory comment parses and its live heap includes the live huge blocks.
 # rss: 1 GiB of touched blocks freed, resident memory is back within 4 s (the helper thread
 # releases the cached slots after 1 s).
-# Without the helper thread (linked, HEAPPROF unset) freed slots keep no pages: the same
-# check passes there too.
+# Without the helper thread (linked, HEAPPROF unset) freed slots of 8 MiB and more keep no
+# pages: the same check passes there too.
+# loop: buffers of 2 and 2.5 MB in turn cost no page faults once the first is made, with
+# the helper thread and without it (rate=1, signal=none), and a slot kept since more than
+# a second is released by the next allocation.
 . "$top_srcdir/tests/integration/lib.sh"
 
 need_env
@@ -54,7 +57,7 @@ run() {
 	ok $? "$label: heapprof logs nothing on stderr" || diag_file "$dir/err"
 }
 
-modes="basic realloc zero align many threads fork rss"
+modes="basic realloc zero align many threads fork rss loop"
 
 # The run without the helper thread (below) mostly waits: it runs in the background.
 nh=$tmp/nohelper
@@ -73,15 +76,23 @@ for m in $modes; do
 done
 
 # --- linked with -lheapprof -------------------------------------------------------------
-for m in basic realloc zero align; do
+for m in basic realloc zero align loop; do
 	run "l1-$m" "linked rate=1 $m" 60 HEAPPROF="rate=1,prefix=$tmp/l1-$m/p" "$HBL" "$m" \
 		--strict
 	run "l0-$m" "linked, no HEAPPROF, $m" 60 "$HBL" "$m"
 done
 
+# --- without the helper thread: a freed slot is kept for the next block -----------------
+# signal=none and no interval/every/peak trigger: no helper thread. A slot under 8 MiB is
+# still kept for the next block (released by a later allocation or free once a second
+# has passed), as jemalloc keeps its own dirty pages when no background thread runs.
+run "nh-loop" "rate=1, signal=none (no helper thread) loop" 60 LD_PRELOAD="$HP_LIB" \
+	HEAPPROF="rate=1,signal=none,prefix=$tmp/nh-loop/p" "$HB" loop --strict
+
 # --- without the helper thread: the freed slots' pages are released ----------------------
 # With no helper thread (HEAPPROF unset, or signal=none without every=/interval=) freed
-# slots keep no pages (nothing would release them later).
+# slots of 8 MiB and more keep no pages (jemalloc's oversize_threshold: nothing would
+# release them while the program is quiet), and the rss mode's blocks are 16 MiB.
 wait "$nh_pid"
 tap_n=$((tap_n + 1))
 if grep -q '^ok - resident memory back' "$nh/out"; then
