@@ -49,11 +49,21 @@ int64_t hp_sampler_draw(hp_tls_t *t, size_t rate)
 	return (int64_t)d;
 }
 
+/* 1 / (1 - e^-x), x = size / rate. For x under 1/16 (a block under 32 KiB at the default
+ * rate: nearly every sample) its series, 1/x + 1/2 + x/12 - x^3/720, whose next term,
+ * x^5/30240, is under 3e-12 of the sum there: a record keeps the weight to 4e-6
+ * (hp_liverec_weight). It saves the call to expm1, 40 instructions of a sample of about
+ * 900 on small-object churn. */
 double hp_sampler_weight(size_t size, size_t rate)
 {
+	double x;
+
 	if (rate <= 1 || size == 0)
 		return 1.0;
-	return 1.0 / -expm1(-(double)size / (double)rate);
+	x = (double)size / (double)rate;
+	if (x < 0x1p-4)
+		return (double)rate / (double)size + 0.5 + x * (1.0 / 12.0 - x * x * (1.0 / 720.0));
+	return 1.0 / -expm1(-x);
 }
 
 int hp_sampler_tick(hp_tls_t *t, size_t size, size_t rate, int on)

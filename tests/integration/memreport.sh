@@ -182,6 +182,26 @@ run_to_exit "mem_round cached" mc rate=1 "$MR" cached
 awk -v l="${heap_mib:-99}" 'BEGIN { exit !(l >= 8 && l < 9.5) }'
 ok $? "mem_round cached: the live heap is the 8 MiB kept, not the blocks cached for the next samples (${heap_mib:-?} MiB, want 8 to 9.5)"
 
+# The bytes the rounding adds are the sampled arena's while rounding is on (lib/prof.c,
+# `round_count`): blocks of 300 bytes (316 with the record: jemalloc's class 320, rounded
+# to 384, 64 bytes more) against blocks of 352 (368: class 384, rounded to 384, nothing
+# more), about 690 and 650 sampled at rate=65537 (a sparse rate: rounding is on), under
+# the 256 KiB of rounded live blocks at which rounding stops. The first's sampled arena
+# overhead is about 690 x 64 bytes = 0.04 MiB higher. With 400,000 blocks of 300 bytes
+# (about 1,830 sampled) rounding stops after about 830 of them, and the extra bytes count
+# as the program's from then on: that arena is not higher than the 150,000 blocks' one
+# (rounding that never stopped would add 0.11 MiB; one that counted nothing, 0).
+run_to_exit "mem_round keep 300 150000" mk300 rate=65537 "$MR" keep 300 150000
+a300=${arena_mib:-}
+run_to_exit "mem_round keep 352 120000" mk352 rate=65537 "$MR" keep 352 120000
+a352=${arena_mib:-}
+run_to_exit "mem_round keep 300 400000" mk300l rate=65537 "$MR" keep 300 400000
+a300l=${arena_mib:-}
+awk -v a="${a300:-0}" -v b="${a352:-99}" 'BEGIN { exit !(a - b >= 0.025 && a - b <= 0.07) }'
+ok $? "mem_round keep: the rounding's extra bytes are the sampled arena's (${a300:-?} MiB with 300-byte blocks, ${a352:-?} with 352; want 0.025 to 0.07 more)"
+awk -v a="${a300:-0}" -v l="${a300l:-99}" 'BEGIN { exit !(l + 0.02 <= a) }'
+ok $? "mem_round keep: rounding stops at 256 KiB of rounded blocks (${a300l:-?} MiB with 400,000 blocks, ${a300:-?} with 150,000; want at least 0.02 less)"
+
 # The rounding keeps every block whole: random mallocs, callocs, reallocs and frees with
 # their contents and usable sizes checked, at a sparse rate (blocks rounded), and with
 # the rate set to 1 for the middle third (rounding stops for good; blocks allocated

@@ -12,6 +12,12 @@
  *                        (at rate=1 lib/sampcache keeps 2-4 MiB of them for the next
  *                        samples), keeps 8 blocks of 1 MiB, and returns: the exit profile's
  *                        live heap must be the 8 MiB, not the cached blocks too.
+ *   mem_round keep SIZE COUNT
+ *                        keeps COUNT blocks of SIZE bytes and returns: the bytes the
+ *                        rounding adds (a request of 300 bytes and its record, 316, is
+ *                        jemalloc's class 320 but rounded to 384) are counted as the
+ *                        sampled arena's while rounding is on, and rounding stops once
+ *                        the rounded live blocks reach 256 KiB.
  *   mem_round churn SEED [SWITCH]
  *                        200,000 random mallocs, callocs, reallocs (in place and moving,
  *                        up and down) and frees of 1 byte to 20 KiB among 2,000 live
@@ -68,6 +74,18 @@ static int keep_mixed(size_t mib)
 			return 3;
 		memset(p, 1, n);	/* kept to the end: never freed */
 		total += n;
+	}
+	return 0;
+}
+
+static int keep_count(size_t size, unsigned long count)
+{
+	for (unsigned long i = 0; i < count; i++) {
+		char *p = malloc(size);
+
+		if (!p)
+			return 3;
+		memset(p, 1, size);	/* kept to the end: never freed */
 	}
 	return 0;
 }
@@ -229,10 +247,13 @@ int main(int argc, char **argv)
 		return cache_and_keep();
 	if (argc == 3 && strcmp(argv[1], "mixed") == 0 && atoi(argv[2]) > 0 && atoi(argv[2]) <= 4096)
 		return keep_mixed((size_t)atoi(argv[2]));
+	if (argc == 4 && strcmp(argv[1], "keep") == 0 && atoi(argv[2]) > 0 &&
+	    atoi(argv[2]) <= 16384 && atol(argv[3]) > 0 && atol(argv[3]) <= 10000000)
+		return keep_count((size_t)atoi(argv[2]), (unsigned long)atol(argv[3]));
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "churn") == 0 &&
 	    (argc == 3 || strcmp(argv[3], "SWITCH") == 0))
 		return churn(strtoull(argv[2], NULL, 10), argc == 4);
 	fprintf(stderr, "usage: mem_round classes | mem_round cached | mem_round mixed MIB | "
-		"mem_round churn SEED [SWITCH]\n");
+		"mem_round keep SIZE COUNT | mem_round churn SEED [SWITCH]\n");
 	return 2;
 }

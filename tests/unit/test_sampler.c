@@ -49,6 +49,23 @@ static void test_weight(void)
 	ok(fabs(hp_sampler_weight(16, r) / (r / 16.0 + 0.5) - 1) < 1e-6,
 	   "a tiny block weighs rate/size + 1/2");
 	ok(fabs(hp_sampler_weight(r, r) - 1 / (1 - exp(-1))) < 1e-12, "a block of the rate weighs 1/(1-1/e)");
+	/* small blocks take a series instead of expm1: the same value to 1e-11 on both sides of
+	 * where it switches (x = 1/16), at several rates */
+	{
+		static const size_t rates[] = { 4096, 65537, 512 * 1024, (size_t)1 << 30 };
+		double worst = 0;
+
+		for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+			for (size_t size = 1; size <= rates[i] / 8; size += 1 + size / 64) {
+				double x = (double)size / (double)rates[i];
+				double want = 1.0 / -expm1(-x), got = hp_sampler_weight(size, rates[i]);
+				double e = fabs(got / want - 1);
+
+				worst = e > worst ? e : worst;
+			}
+		ok(worst < 1e-11, "weights of blocks up to rate/8 agree with 1/(1-e^-x) to 1e-11 "
+		   "(worst %.2g)", worst);
+	}
 }
 
 /* A stream of n allocations of `size` bytes: returns the estimated bytes / true bytes. */
