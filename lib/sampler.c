@@ -50,7 +50,7 @@ int64_t hp_sampler_draw(hp_tls_t *t, size_t rate)
 }
 
 /* 1 / (1 - e^-x), x = size / rate. For x under 1/16 (a block under 32 KiB at the default
- * rate: nearly every sample) its series, 1/x + 1/2 + x/12 - x^3/720, whose next term,
+ * rate: most samples) its series, 1/x + 1/2 + x/12 - x^3/720, whose next term,
  * x^5/30240, is under 3e-12 of the sum there: a record keeps the weight to 4e-6
  * (hp_liverec_weight). It saves the call to expm1, 40 instructions of a sample of about
  * 900 on small-object churn. */
