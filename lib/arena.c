@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #define JEMALLOC_NO_DEMANGLE
 #include <jemalloc/jemalloc.h>
@@ -598,5 +599,7 @@ int hp_arena_mem_read(hp_arena_mem *m)
 	m->sampled_allocated = stat_size(name);
 	snprintf(name, sizeof(name), "stats.arenas.%u.large.allocated", sampled_arena);
 	m->sampled_allocated += stat_size(name);
+	snprintf(name, sizeof(name), "stats.arenas.%u.pdirty", sampled_arena);
+	m->sampled_freed = stat_size(name) * (size_t)sysconf(_SC_PAGESIZE) + hp_huge_cached_bytes();
 	return 0;
 }

@@ -129,6 +129,8 @@ typedef struct hp_arena_mem {
 	size_t allocated;		/* stats.allocated: every arena, every live block */
 	size_t sampled_resident;	/* the sampled arena: resident pages (data and metadata) */
 	size_t sampled_allocated;	/* the sampled arena: bytes in live blocks */
+	size_t sampled_freed;		/* of sampled_resident: freed pages kept for reuse (jemalloc's
+					 * dirty pages, lib/huge's freed slots) */
 } hp_arena_mem;
 /* 0, or -ENOSYS when jemalloc has no statistics (the figures are then 0). */
 int hp_arena_mem_read(hp_arena_mem *m);

@@ -226,7 +226,7 @@ static const char *own_memory_comment(void *arg)
 	size_t live = hp_stacktab_live() * HP_LIVEREC_BYTES;	/* the records in the blocks */
 	size_t unwind = hp_mem_bytes(HP_MEM_UNWIND) + hp_mem_bytes(HP_MEM_OTHER);
 	size_t syms = hp_mem_bytes(HP_MEM_SYMBOLS), dumpb = hp_mem_bytes(HP_MEM_DUMP);
-	size_t own_heap = hp_mem_heap(), arena = 0, total, heap = 0;
+	size_t own_heap = hp_mem_heap(), arena = 0, freed = 0, total, heap = 0;
 	int have = hp_arena_mem_read(&am) == 0 && am.allocated > 0;
 	size_t anon = anon_resident();
 	char pct[48], live_heap[96], proc[96] = "";
@@ -235,6 +235,7 @@ static const char *own_memory_comment(void *arg)
 
 	if (have && am.sampled_resident > am.sampled_allocated)
 		arena = am.sampled_resident - am.sampled_allocated;
+	freed = have && am.sampled_freed < arena ? am.sampled_freed : arena;
 	if (extra > am.sampled_allocated)
 		extra = am.sampled_allocated;
 	arena += extra;
@@ -254,9 +255,10 @@ static const char *own_memory_comment(void *arg)
 			 mib(anon), 100.0 * (double)total / (double)anon);
 	snprintf(out, HP_MEM_COMMENT_MAX, "heapprof: own memory %.2f MiB = %s of the live heap "
 		 "(stack table %.2f MiB, block records %.2f MiB, unwinder and other %.2f MiB, "
-		 "symbols %.2f MiB, dump buffers %.2f MiB, sampled arena overhead %.2f MiB); "
-		 "live heap %s%s", mib(total), pct, mib(stacks), mib(live), mib(unwind), mib(syms),
-		 mib(dumpb), mib(arena), live_heap, proc);
+		 "symbols %.2f MiB, dump buffers %.2f MiB, sampled arena overhead %.2f MiB, of "
+		 "which freed pages kept for reuse %.2f MiB); live heap %s%s", mib(total), pct,
+		 mib(stacks), mib(live), mib(unwind), mib(syms), mib(dumpb), mib(arena), mib(freed),
+		 live_heap, proc);
 	return out;
 }
 

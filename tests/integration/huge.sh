@@ -156,10 +156,10 @@ done
 # pages: 200 + 80 + 15 MiB, 7 MiB + 4 KiB, 1.5 MiB + 4 KiB = 318251008 bytes).
 c=$(pprof -comments "$prof" 2>"$tmp/pprof.err" | grep '^heapprof: own memory ')
 num='([0-9]+\.[0-9]+)'
-re="^heapprof: own memory $num MiB = $num% of the live heap \(stack table $num MiB, block records $num MiB, unwinder and other $num MiB, symbols $num MiB, dump buffers $num MiB, sampled arena overhead $num MiB\); live heap $num MiB \(jemalloc allocated, less heapprof's own\); process anonymous resident $num MiB = $num%$"
+re="^heapprof: own memory $num MiB = $num% of the live heap \(stack table $num MiB, block records $num MiB, unwinder and other $num MiB, symbols $num MiB, dump buffers $num MiB, sampled arena overhead $num MiB, of which freed pages kept for reuse $num MiB\); live heap $num MiB \(jemalloc allocated, less heapprof's own\); process anonymous resident $num MiB = $num%$"
 live=
 if [[ $c =~ $re ]]; then
-	live=${BASH_REMATCH[9]}
+	live=${BASH_REMATCH[10]}
 fi
 [ -n "$live" ]
 ok $? "profile: the own-memory comment parses" || diag "comment: ${c:-none}"

@@ -3,16 +3,17 @@
 # profile (lib/dump.c; doc/DESIGN.md, "The profiler's own memory"):
 #   heapprof: own memory T MiB = P% of the live heap (stack table A MiB, block records B MiB,
 #   unwinder and other C MiB, symbols D MiB, dump buffers E MiB, sampled arena overhead
-#   F MiB); live heap L MiB (jemalloc allocated, less heapprof's own); process anonymous
-#   resident R MiB = Q%
+#   F MiB, of which freed pages kept for reuse G MiB); live heap L MiB (jemalloc
+#   allocated, less heapprof's own); process anonymous resident R MiB = Q%
 # Checks, with go tool pprof -comments (the real reader): the comment is in the exit and
 # the signal profile of tests/progs/signal_loop; it parses; A..F add up to T (each printed
-# to 0.01 MiB); P = T/L and Q = T/R within that rounding; and at rate=1 the stack-table
+# to 0.01 MiB); G is at most F; P = T/L and Q = T/R within that rounding; and at rate=1 the stack-table
 # part grows by at least 4000 stacks' worth (72 bytes each, the entry without its frames)
 # from tests/progs/mem_stacks 1 to tests/progs/mem_stacks 4096, and the block-records part
 # by 4095 records of 16 bytes (every block is kept live to the end); and tests/progs/
-# mem_purge's 20 MiB of freed sampled blocks are purged while signals keep the helper
-# thread busy (the exit profile's sampled arena overhead under 1 MiB); tests/progs/
+# mem_purge's 20 MiB of freed sampled blocks are counted as freed pages kept right after
+# the frees (G of its first signal profile 5 MiB or more) and are purged while signals
+# keep the helper thread busy (the exit profile's F under 1 MiB, G under 0.5); tests/progs/
 # mem_round's sampled blocks of every small size class cost the sampled arena under
 # 0.25 MiB at the default rate, the blocks lib/sampcache keeps are not in the live heap,
 # and its random reallocs and frees keep every block whole while those blocks are
@@ -53,32 +54,35 @@ check_comment() {
 	}
 	diag "$c"
 	local num='([0-9]+\.[0-9]+)'
-	local re="^heapprof: own memory $num MiB = $num% of the live heap \(stack table $num MiB, block records $num MiB, unwinder and other $num MiB, symbols $num MiB, dump buffers $num MiB, sampled arena overhead $num MiB\); live heap $num MiB \(jemalloc allocated, less heapprof's own\); process anonymous resident $num MiB = $num%$"
+	local re="^heapprof: own memory $num MiB = $num% of the live heap \(stack table $num MiB, block records $num MiB, unwinder and other $num MiB, symbols $num MiB, dump buffers $num MiB, sampled arena overhead $num MiB, of which freed pages kept for reuse $num MiB\); live heap $num MiB \(jemalloc allocated, less heapprof's own\); process anonymous resident $num MiB = $num%$"
 	parsed=
 	if [[ $c =~ $re ]]; then
 		parsed="${BASH_REMATCH[*]:1}"
 	fi
 	[ -n "$parsed" ]
-	ok $? "$label: the comment parses (total, percentage, 6 parts, live heap, process)" ||
+	ok $? "$label: the comment parses (total, percentage, 6 parts, freed pages, live heap, process)" ||
 		return
 	# shellcheck disable=SC2086
 	set -- $parsed
 	stacks_mib=$3
 	records_mib=$4
 	arena_mib=$8
-	heap_mib=$9
+	freed_mib=$9
+	heap_mib=${10}
 	awk -v t="$1" -v a="$3" -v b="$4" -v c="$5" -v d="$6" -v e="$7" -v f="$8" \
 		'BEGIN { s = a + b + c + d + e + f; d = s - t; if (d < 0) d = -d; exit !(d <= 0.035) }'
 	ok $? "$label: the parts add up to the total ($1 MiB; each rounded to 0.01)"
-	awk -v t="$1" -v p="$2" -v l="$9" \
+	awk -v a="$8" -v f="$9" 'BEGIN { exit !(f <= a) }'
+	ok $? "$label: the freed pages kept ($9 MiB) are part of the sampled arena's overhead ($8 MiB)"
+	awk -v t="$1" -v p="$2" -v l="${10}" \
 		'BEGIN { if (l <= 0) exit 1; e = 100 * t / l; tol = 100 * (0.005 / l + (t + 0.005) * 0.005 / (l * (l - 0.005))) + 0.006
 			 d = e - p; if (d < 0) d = -d; exit !(d <= tol) }'
-	ok $? "$label: $2% of the live heap agrees with $1 MiB / $9 MiB"
-	awk -v t="$1" -v p="${11}" -v l="${10}" \
+	ok $? "$label: $2% of the live heap agrees with $1 MiB / ${10} MiB"
+	awk -v t="$1" -v p="${12}" -v l="${11}" \
 		'BEGIN { if (l <= 0) exit 1; e = 100 * t / l; tol = 100 * (0.005 / l + (t + 0.005) * 0.005 / (l * (l - 0.005))) + 0.006
 			 d = e - p; if (d < 0) d = -d; exit !(d <= tol) }'
-	ok $? "$label: ${11}% of the process's anonymous memory agrees with $1 MiB / ${10} MiB"
-	awk -v a="$3" -v l="$9" 'BEGIN { exit !(a > 0 && l > 0) }'
+	ok $? "$label: ${12}% of the process's anonymous memory agrees with $1 MiB / ${11} MiB"
+	awk -v a="$3" -v l="${10}" 'BEGIN { exit !(a > 0 && l > 0) }'
 	ok $? "$label: stack table and live heap are not zero"
 }
 
@@ -159,10 +163,16 @@ wait "$bg"
 ok $? "mem_purge exits 0 after $nsig signals" || diag_file "$dir.err"
 [ "$(count_files "$dir/p.*.signal.pb.gz")" -ge 8 ]
 ok $? "mem_purge: at least 8 signal profiles ($(count_files "$dir/p.*.signal.pb.gz"))"
+# The first signal profile comes right after the frees (the pid file is written after
+# them): the comment says most of the 20 MiB are freed pages kept for reuse.
+first=$(ls "$dir"/p.*.signal.pb.gz 2>/dev/null | sort | head -n 1)
+[ -n "$first" ] && check_comment "mem_purge first signal profile" "$first"
+awk -v f="${freed_mib:-0}" -v a="${arena_mib:-0}" 'BEGIN { exit !(f >= 5 && f <= a) }'
+ok $? "mem_purge: right after the frees the freed pages kept are counted (${freed_mib:-?} MiB of ${arena_mib:-?}, want >= 5 of the 20 MiB freed)"
 ex=$(wait_for_file "$dir/p.*.exit.pb.gz" 5)
 ok $? "mem_purge: an exit profile was written" && check_comment "mem_purge exit" "$ex"
-awk -v a="${arena_mib:-99}" 'BEGIN { exit !(a < 1.0) }'
-ok $? "mem_purge: the sampled arena gave the freed pages back (overhead ${arena_mib:-?} MiB, want < 1 MiB of the 20 MiB freed)"
+awk -v a="${arena_mib:-99}" -v f="${freed_mib:-99}" 'BEGIN { exit !(a < 1.0 && f < 0.5) }'
+ok $? "mem_purge: the sampled arena gave the freed pages back (overhead ${arena_mib:-?} MiB, want < 1 MiB of the 20 MiB freed; freed pages kept ${freed_mib:-?} MiB, want < 0.5)"
 
 # --- sampled small blocks at the default rate: their slabs -----------------------------
 # mem_round classes keeps 512 KiB of blocks of each of jemalloc's 36 small classes: about
