@@ -297,38 +297,16 @@ static size_t round_up(size_t n)
  * block taken off subtracts what it added, so the lower half never borrows. */
 static uint64_t round_word;
 
-/* jemalloc's size class of a request of up to ROUND_MAX bytes, by steps of 16 bytes (the
- * classes up to 16 KiB are multiples of 16 but the first, 8, below any request here: a
- * request holds its 16-byte record). Filled from nallocx at the first count, so that the
- * sample path does not call into jemalloc for it (nallocx was 80 of the 150 instructions
- * a count took). */
-static uint16_t je_class[ROUND_MAX / 16 + 1];
-static int je_class_state;	/* 0 empty, 1 being filled (by one thread), 2 filled */
-
-static size_t je_class_of(size_t n)
-{
-	int empty = 0;
-
-	if (__builtin_expect(__atomic_load_n(&je_class_state, __ATOMIC_ACQUIRE) == 2, 1))
-		return je_class[(n + 15) >> 4];
-	if (!__atomic_compare_exchange_n(&je_class_state, &empty, 1, 0, __ATOMIC_ACQUIRE,
-					 __ATOMIC_RELAXED))
-		return hpje_nallocx(n, 0);	/* another thread fills it meanwhile */
-	for (size_t i = 1; i <= ROUND_MAX / 16; i++) {
-		size_t c = hpje_nallocx(i * 16, 0);
-
-		je_class[i] = (uint16_t)(c <= UINT16_MAX ? c : 0);
-	}
-	hp_mem_static(HP_MEM_OTHER, je_class, sizeof(je_class));
-	__atomic_store_n(&je_class_state, 2, __ATOMIC_RELEASE);
-	return je_class[(n + 15) >> 4];
-}
-
 static __attribute__((noinline)) void round_count(size_t n, int add)
 {
-	size_t f = round_up(n), c = je_class_of(n);
-	uint64_t v = ((uint64_t)n << 32) | (f > c ? f - c : 0);	/* jemalloc's is not larger */
+	/* jemalloc's class: lib/sampcache's table has the classes up to 6 KiB (nallocx was 80
+	 * of the 150 instructions a count took) */
+	size_t f = round_up(n), c = hp_sampcache_class_size(n);
+	uint64_t v;
 
+	if (!c)
+		c = hpje_nallocx(n, 0);
+	v = ((uint64_t)n << 32) | (f > c ? f - c : 0);	/* jemalloc's is not larger */
 	if (!add)
 		__atomic_sub_fetch(&round_word, v, __ATOMIC_RELAXED);
 	else if ((__atomic_add_fetch(&round_word, v, __ATOMIC_RELAXED) >> 32) >= ROUND_LIVE_MAX)
