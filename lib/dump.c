@@ -226,7 +226,7 @@ static const char *own_memory_comment(void *arg)
 	size_t live = hp_stacktab_live() * HP_LIVEREC_BYTES;	/* the records in the blocks */
 	size_t unwind = hp_mem_bytes(HP_MEM_UNWIND) + hp_mem_bytes(HP_MEM_OTHER);
 	size_t syms = hp_mem_bytes(HP_MEM_SYMBOLS), dumpb = hp_mem_bytes(HP_MEM_DUMP);
-	size_t own_heap = hp_mem_heap(), arena = 0, freed = 0, total, heap = 0;
+	size_t own_heap = hp_mem_heap(), arena = 0, freed, total, heap = 0;
 	int have = hp_arena_mem_read(&am) == 0 && am.allocated > 0;
 	size_t anon = anon_resident();
 	char pct[48], live_heap[96], proc[96] = "";

@@ -221,9 +221,10 @@ void hp_huge_free(void *p)
 	    (helper ? cached + s.committed[idx] <= CACHE_BYTES :
 		      s.committed[idx] < NOHELPER_SLOT_MAX &&
 			      cached + s.committed[idx] <= NOHELPER_BYTES)) {
-		int64_t due = now_ms() + CACHE_MS;
+		int64_t due;
 
-		s.freed_ms[idx] = due - CACHE_MS;
+		s.freed_ms[idx] = now_ms();
+		due = s.freed_ms[idx] + CACHE_MS;
 		s.cache_stack[mcl->first + mcl->ncached++] = (unsigned)idx;
 		__atomic_add_fetch(&cached_bytes, s.committed[idx], __ATOMIC_RELAXED);
 		if (!cached || due < __atomic_load_n(&next_due_ms, __ATOMIC_RELAXED))

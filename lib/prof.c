@@ -258,8 +258,10 @@ static int rounding = 1;
 
 void hp_prof_set_rate(size_t bytes)
 {
-	hp_unwind_set_sparse(!(bytes >= 1 && bytes <= HP_SAMPCACHE_RATE_MAX));
-	if (bytes >= 1 && bytes <= HP_SAMPCACHE_RATE_MAX)
+	int dense_rate = bytes >= 1 && bytes <= HP_SAMPCACHE_RATE_MAX;	/* 0 is off, not dense */
+
+	hp_unwind_set_sparse(!dense_rate);
+	if (dense_rate)
 		__atomic_store_n(&rounding, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&hp_rate, bytes, __ATOMIC_RELAXED);
 }
