@@ -41,6 +41,7 @@
 
 #include "alloc.h"
 #include "arena.h"
+#include "lock.h"
 #include "prof.h"
 #include "stacktab.h"
 #include "procmaps.h"
@@ -64,6 +65,8 @@ typedef struct object {
 	int nsegs;
 	int has_table;
 	int permanent;					/* loaded at start-up: never unloaded */
+	int announced;					/* ANN_*: its unload calls us first? */
+	uintptr_t fini_slot;				/* its GOT slot for __cxa_finalize, or 0 */
 	unw_dyn_info_t di;				/* its .eh_frame_hdr search table */
 } object;
 
@@ -307,11 +310,32 @@ static void start_names_reset(void)
 	npreload_names = nstart_names;
 }
 
+/* The object's dynamic section, or NULL. Under the loader's lock: mapped. */
+static const ElfW(Dyn) *dyn_of(const struct dl_phdr_info *info)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			return (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	return NULL;
+}
+
+/* The next entry of a dynamic section, or NULL at its end (or where o's segments end). */
+static const ElfW(Dyn) *dyn_next(const object *o, const ElfW(Dyn) *d)
+{
+	return d && in_segs(o, (uintptr_t)d, sizeof(*d)) && d->d_tag != DT_NULL ? d : NULL;
+}
+
+/* An address entry: the loader relocated it in place, except in read-only ones (vDSO). */
+static uintptr_t dyn_ptr(const struct dl_phdr_info *info, const ElfW(Dyn) *d)
+{
+	return d->d_un.d_ptr < info->dlpi_addr ? d->d_un.d_ptr + info->dlpi_addr : d->d_un.d_ptr;
+}
+
 /* Sets o->permanent (see above); `first` for the first object of the list. Under the
  * loader's lock, so the object's dynamic section and strings are mapped. */
 static void mark_startup(const struct dl_phdr_info *info, object *o, int first)
 {
-	const ElfW(Dyn) *dyn = NULL, *d;
+	const ElfW(Dyn) *dyn = dyn_of(info), *d;
 	uintptr_t strtab = 0, vdso = getauxval(AT_SYSINFO_EHDR);
 	size_t strsz = 0, soname = SIZE_MAX;
 	const char *name = NULL, *file = NULL;
@@ -320,13 +344,9 @@ static void mark_startup(const struct dl_phdr_info *info, object *o, int first)
 	o->permanent = 0;
 	if (start_broken)
 		return;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
-			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-	for (d = dyn; d && in_segs(o, (uintptr_t)d, sizeof(*d)) && d->d_tag != DT_NULL; d++)
-		if (d->d_tag == DT_STRTAB)	/* relocated in place, except read-only ones (vDSO) */
-			strtab = d->d_un.d_ptr < info->dlpi_addr ? d->d_un.d_ptr + info->dlpi_addr
-								 : d->d_un.d_ptr;
+	for (d = dyn; (d = dyn_next(o, d)) != NULL; d++)
+		if (d->d_tag == DT_STRTAB)
+			strtab = dyn_ptr(info, d);
 		else if (d->d_tag == DT_STRSZ)
 			strsz = d->d_un.d_val;
 		else if (d->d_tag == DT_SONAME)
@@ -355,7 +375,7 @@ static void mark_startup(const struct dl_phdr_info *info, object *o, int first)
 		return;
 	}
 	o->permanent = 1;
-	for (d = dyn; d && in_segs(o, (uintptr_t)d, sizeof(*d)) && d->d_tag != DT_NULL; d++)
+	for (d = dyn; (d = dyn_next(o, d)) != NULL; d++)
 		if (d->d_tag == DT_NEEDED) {
 			const char *need = dyn_str(o, strtab, strsz, d->d_un.d_val);
 
@@ -369,6 +389,168 @@ static void mark_startup(const struct dl_phdr_info *info, object *o, int first)
 typedef struct generation {
 	unsigned long long adds, subs;
 } generation;
+
+/* --- unloads we see ---------------------------------------------------------------------
+ * A rule of an object dlopen loaded holds only while that object stays: once it is
+ * unloaded, another may be mapped at its address. So a walk through such an object asks
+ * the loader whether anything was unloaded since its rules were made (dl_iterate_phdr,
+ * under the loader's lock: on python at rate=1, where 62% of the walks pass through a
+ * dlopened module, 7-9% of the run). Most objects say so themselves before they go: the
+ * loader runs an object's finalizers before it unmaps it, and the finalizer GCC's and
+ * clang's start files put in every shared object (crtbeginS's __do_global_dtors_aux)
+ * calls __cxa_finalize(__dso_handle), through the object's GOT slot for that symbol.
+ * The library exports __cxa_finalize (it notes the handle, then calls glibc's): an
+ * object whose slot holds ours ("announced"; the slot is resolved when the object is
+ * loaded, an R_X86_64_GLOB_DAT relocation) cannot be unloaded without telling us first.
+ * A walk whose rules are all of permanent or announced objects then needs one check: no
+ * announced object has begun to go since the last look at the loader's list found none
+ * going (settled()). An object whose slot holds glibc's (loaded with RTLD_DEEPBIND or by
+ * dlmopen, whose lookups may skip us), or that has no such slot (built without those
+ * start files), or that is half loaded (slot not yet resolved), is not announced: walks
+ * through it ask the loader as before. An unload counted but still under way (the
+ * object's handle noted, the object still in the list) keeps the check from passing
+ * until the list no longer has it.
+ * The loader lists an object before it relocates it, and a sample taken meanwhile (the
+ * loader allocates) reads the list: a slot still 0 then is ANN_LATER, and is read again
+ * when a rule is made for an address in the object (keep_row), by then running code. */
+#define PENDING_MAX 64
+typedef void (*finalize_fn)(void *);
+static finalize_fn real_finalize;
+static unsigned long fini_count;		/* atomic: __cxa_finalize calls, ever */
+static hp_lock pending_lock;
+static uintptr_t pending[PENDING_MAX];		/* under pending_lock: the handles noted */
+static int npending;				/* under pending_lock */
+static int pending_lost;			/* under pending_lock: a handle could not be noted */
+/* settle_key(fini_count, subs) when the last look at the loader's list (generation subs)
+ * found no announced object going and fini_count was that value before the look; 0 when
+ * it found one. Read by walks without a lock. */
+static uint64_t settled_word;
+
+static inline uint64_t settle_key(unsigned long f, unsigned long long subs)
+{
+	return (uint64_t)1 << 63 | (uint64_t)(f & 0x7fffffff) << 32 | (uint32_t)subs;
+}
+
+/* A walk whose rules were made at unload count subs, and were all of permanent or
+ * announced objects, holds (called after the walk's reads). */
+static inline int settled(unsigned long long subs)
+{
+	uint64_t w = __atomic_load_n(&settled_word, __ATOMIC_ACQUIRE);
+
+	return w == settle_key(__atomic_load_n(&fini_count, __ATOMIC_ACQUIRE), subs);
+}
+
+static finalize_fn find_finalize(void)
+{
+	finalize_fn f = __atomic_load_n(&real_finalize, __ATOMIC_ACQUIRE);
+
+	if (!f) {
+		hp_tls.guard++;	/* dlsym may allocate: not sampled */
+		f = (finalize_fn)dlsym(RTLD_NEXT, "__cxa_finalize");
+		hp_guard_exit();
+		__atomic_store_n(&real_finalize, f, __ATOMIC_RELEASE);
+	}
+	return f;
+}
+
+/* The library's __cxa_finalize (an alias: announced() compares slots with this address,
+ * not with whatever the library's own GOT resolves the name to). The handle is noted
+ * before the count moves, so that a look at the list that reads the new count also sees
+ * the handle. glibc's __cxa_finalize(NULL) runs every handler: then any object may be
+ * going, and nothing is taken as announced again. */
+static void finalize_self(void *d)
+{
+	finalize_fn real = find_finalize();
+
+	hp_lock_take(&pending_lock);
+	if (d && npending < PENDING_MAX)
+		pending[npending++] = (uintptr_t)d;
+	else
+		pending_lost = 1;
+	hp_lock_give(&pending_lock);
+	__atomic_add_fetch(&fini_count, 1, __ATOMIC_SEQ_CST);
+	if (real)
+		real(d);
+}
+void __cxa_finalize(void *d);
+HP_EXPORT void __cxa_finalize(void *d) __attribute__((alias("finalize_self")));
+
+enum { ANN_NO, ANN_YES, ANN_LATER };
+
+/* Whether o (not permanent) is announced (ANN_*): its GOT slot for __cxa_finalize, which
+ * goes in o->fini_slot, holds finalize_self. Under the loader's lock (collect): the
+ * object is mapped. */
+static int announced(const struct dl_phdr_info *info, object *o)
+{
+	const ElfW(Dyn) *d;
+	uintptr_t rela = 0, symtab = 0, strtab = 0, slot;
+	size_t relasz = 0, strsz = 0, ent = sizeof(ElfW(Rela)), syment = sizeof(ElfW(Sym));
+
+	for (d = dyn_of(info); (d = dyn_next(o, d)) != NULL; d++)
+		switch (d->d_tag) {
+		case DT_RELA: rela = dyn_ptr(info, d); break;
+		case DT_RELASZ: relasz = d->d_un.d_val; break;
+		case DT_RELAENT: ent = d->d_un.d_val; break;
+		case DT_SYMTAB: symtab = dyn_ptr(info, d); break;
+		case DT_SYMENT: syment = d->d_un.d_val; break;
+		case DT_STRTAB: strtab = dyn_ptr(info, d); break;
+		case DT_STRSZ: strsz = d->d_un.d_val; break;
+		}
+	if (!rela || !symtab || ent != sizeof(ElfW(Rela)) || syment != sizeof(ElfW(Sym)) ||
+	    !in_segs(o, rela, relasz))
+		return ANN_NO;
+	for (const ElfW(Rela) *r = (const ElfW(Rela) *)rela; (uintptr_t)(r + 1) <= rela + relasz;
+	     r++) {
+		const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab + ELF64_R_SYM(r->r_info);
+		const char *name;
+
+		if (ELF64_R_TYPE(r->r_info) != R_X86_64_GLOB_DAT ||
+		    !in_segs(o, (uintptr_t)sym, sizeof(*sym)) ||
+		    !(name = dyn_str(o, strtab, strsz, sym->st_name)) ||
+		    strcmp(name, "__cxa_finalize") != 0)
+			continue;
+		slot = info->dlpi_addr + r->r_offset;
+		if (!in_segs(o, slot, sizeof(uintptr_t)))
+			return ANN_NO;
+		o->fini_slot = slot;
+		return *(const uintptr_t *)slot == (uintptr_t)&finalize_self ? ANN_YES
+		       : *(const uintptr_t *)slot == 0			   ? ANN_LATER
+									   : ANN_NO;
+	}
+	return ANN_NO;
+}
+
+/* After a look at the loader's list (generation g, which the current snapshot has), for
+ * which fini_count was f before the look: settled_word for them. Handles of objects the
+ * list no longer has, or of permanent ones (finalized at exit, never unloaded), are
+ * forgotten. */
+static void publish_settled(unsigned long f, const generation *g)
+{
+	uint64_t want = settle_key(f, g->subs);
+	snapshot *s;
+	int going = 0, n = 0;
+
+	if (__atomic_load_n(&settled_word, __ATOMIC_RELAXED) == want)
+		return;
+	if ((s = pin()) == NULL || s->adds != g->adds || s->subs != g->subs) {
+		unpin(s);
+		return;
+	}
+	hp_lock_take(&pending_lock);
+	for (int i = 0; i < npending; i++) {
+		int in = 0;
+
+		for (int j = 0; j < s->n && !in; j++)
+			in = !s->v[j].permanent && in_segs(&s->v[j], pending[i], 1);
+		if (in)
+			pending[n++] = pending[i];
+	}
+	npending = n;
+	going = n > 0 || pending_lost;
+	hp_lock_give(&pending_lock);
+	unpin(s);
+	__atomic_store_n(&settled_word, going ? 0 : want, __ATOMIC_RELEASE);
+}
 
 static int read_generation(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -415,6 +597,7 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 
 		describe(info, o);
 		mark_startup(info, o, rb->objects++ == 0);
+		o->announced = o->permanent ? ANN_NO : announced(info, o);
 		if (o->text_hi) {
 			identify(info, o);
 			rb->fresh->n++;
@@ -501,6 +684,7 @@ typedef struct rule {
 	unsigned long long subs;	/* the loader's unload count it is valid for */
 	fast_rule f;
 	unsigned char perm;	/* key is in a permanent object: the rule holds whatever the count */
+	unsigned char ann;	/* ... or in an announced one: it holds while settled() */
 	unsigned char small;	/* state[] holds it packed (state_pack) */
 	uint16_t size;		/* the size of libunwind's state */
 	unsigned char state[];	/* libunwind's dwarf_reg_state for the row holding key */
@@ -552,7 +736,7 @@ static void rule_added(void)
 /* The compact rules again, 16 bytes a slot in a two-way table of their own: a fast step then
  * touches one cache line for its rule instead of two (the slot, then the rule), and on a
  * program with many call sites (python) those misses were most of a walk. A slot is the
- * key and one word: the loader's unload count (low 23 bits), perm, the kind and flags, the
+ * key and one word: the loader's unload count (low 22 bits), ann, perm, the kind and flags, the
  * offsets (a rule whose offsets do not fit is not packed: libunwind does that frame).
  * The key doubles as the slot's lock: a writer swaps it for PACK_BUSY, stores the word,
  * then stores the new key with release; a reader loads the key, the word, and the key
@@ -562,17 +746,20 @@ typedef struct packed_slot {
 	uint64_t word;
 } packed_slot;
 #define PACK_BUSY UINTPTR_MAX
-#define PACK_SUBS 0x7fffffu	/* the unload count's bits in a word; bit 23: the rule's perm */
+#define PACK_SUBS 0x3fffffu	/* the unload count's bits in a word; bit 22: ann, 23: perm */
 static packed_slot packed[RULE_SLOTS];
 
-static int pack(const fast_rule *f, unsigned long long subs, int perm, uint64_t *w)
+static int pack(const rule *r, uint64_t *w)
 {
+	const fast_rule *f = &r->f;
+
 	if (f->kind == FAST_STEP &&
 	    (f->cfa_off != (int16_t)f->cfa_off || f->ra_off % 8 || f->bp_off % 8 ||
 	     f->ra_off / 8 != (int8_t)(f->ra_off / 8) || f->bp_off / 8 < -2048 ||
 	     f->bp_off / 8 > 2047))
 		return 0;
-	*w = (subs & PACK_SUBS) | (uint64_t)!!perm << 23 | (uint64_t)f->kind << 24 |
+	*w = (r->subs & PACK_SUBS) | (uint64_t)!!r->ann << 22 | (uint64_t)!!r->perm << 23 |
+	     (uint64_t)f->kind << 24 |
 	     (uint64_t)f->cfa_sp << 26 | (uint64_t)f->bp_saved << 27 |
 	     (uint64_t)(uint16_t)f->cfa_off << 28 |
 	     (uint64_t)(uint8_t)(f->ra_off / 8) << 44 | (uint64_t)(f->bp_off / 8 & 0xfff) << 52;
@@ -585,7 +772,7 @@ static void packed_put(const rule *r)
 	uintptr_t k;
 	uint64_t w;
 
-	if (r->f.kind == FAST_NONE || !pack(&r->f, r->subs, r->perm, &w))
+	if (r->f.kind == FAST_NONE || !pack(r, &w))
 		return;
 	/* Two ways: the key's own slot if it has one, else an empty one, else the way the
 	 * key's bit 4 picks (two hot keys of one set then both stay). */
@@ -631,7 +818,7 @@ static inline int packed_get(uintptr_t key, unsigned long long subs, uint64_t *w
  * It holds for one unload count of the loader (memo_subs): a walk under another one
  * empties it first. */
 #define MEMO_SLOTS 256
-enum { M_END = 1, M_CFA_SP = 2, M_BP_SAVED = 4, M_PERM = 8, M_NORULE = 16 };
+enum { M_END = 1, M_CFA_SP = 2, M_BP_SAVED = 4, M_PERM = 8, M_NORULE = 16, M_ANN = 32 };
 typedef struct memo_slot {
 	uintptr_t key;		/* 0: empty (a return address is never 1) */
 	int32_t cfa_off;
@@ -651,7 +838,8 @@ static inline void memo_fill(memo_slot *m, uintptr_t key, uint64_t w)
 	m->bp_off = (int16_t)(((int32_t)(w >> 32) >> 20) * 8);
 	m->ra_off8 = (int8_t)(w >> 44);
 	m->flags = (((w >> 24) & 3) == FAST_END ? M_END : 0) | ((w >> 26) & 1 ? M_CFA_SP : 0) |
-		   ((w >> 27) & 1 ? M_BP_SAVED : 0) | ((w >> 23) & 1 ? M_PERM : 0);
+		   ((w >> 27) & 1 ? M_BP_SAVED : 0) | ((w >> 23) & 1 ? M_PERM : 0) |
+		   ((w >> 22) & 1 ? M_ANN : 0);
 }
 
 /* A rule not in this thread's memo: from the shared table into slot m, or NULL. Out of
@@ -903,6 +1091,10 @@ static int keep_row(void *token, void *data, size_t size, unw_word_t lo, unw_wor
 	r->key = rs->key;
 	r->subs = walk_snap->subs;
 	r->perm = (o = object_of(rs->key)) != NULL && o->permanent;
+	r->ann = o && (o->permanent || o->announced == ANN_YES ||
+		       (o->announced == ANN_LATER && !list_stale &&
+			__atomic_load_n((const uintptr_t *)o->fini_slot, __ATOMIC_RELAXED) ==
+				(uintptr_t)&finalize_self));
 	r->size = (uint16_t)size;
 	r->small = plen != 0;
 	memcpy(r->state, plen ? packed_state : data, plen ? plen : size);
@@ -927,7 +1119,7 @@ static void check_compact(rule *r, unw_cursor_t *cur, int stepped, uintptr_t sp0
 			r->f.kind = FAST_NONE;
 		return;
 	}
-	if (r->f.kind != FAST_STEP || !pack(&r->f, r->subs, r->perm, &w))
+	if (r->f.kind != FAST_STEP || !pack(r, &w))
 		return;
 	if (stepped <= 0 || unw_get_reg(cur, UNW_REG_IP, &ip1) != 0 ||
 	    unw_get_reg(cur, UNW_X86_64_RSP, &sp1) != 0 ||
@@ -1081,11 +1273,13 @@ HP_EXPORT int dl_iterate_phdr(phdr_cb cb, void *data)
  * while one of our threads holds the loader's lock for dl_iterate_phdr, which glibc does
  * not reset in the child.
  * A refresh never waits: if another is under way or no slot is free, this walk goes on with
- * the snapshot it has, marked stale (see list_stale). *gen: the loader's generation. */
+ * the snapshot it has, marked stale (see list_stale). *gen: the loader's generation.
+ * Then settled_word is brought up to date with the look ("unloads we see"). */
 static void refresh_objects(generation *gen)
 {
 	generation g = { 0, 0 };
 	snapshot *cur;
+	unsigned long f = __atomic_load_n(&fini_count, __ATOMIC_SEQ_CST);	/* before the look */
 
 	iterate(read_generation, &g);
 	cur = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
@@ -1109,6 +1303,8 @@ static void refresh_objects(generation *gen)
 			g = rb.gen;
 	}
 	*gen = g;
+	if (g.adds || g.subs)
+		publish_settled(f, &g);
 }
 
 /* Pins the current snapshot for the walk (walk_snap; the caller unpins it): stale unless it
@@ -1394,6 +1590,7 @@ int hp_unwind_init(void)
 	hp_mem_static(HP_MEM_UNWIND, snaps, sizeof(snaps));
 	hp_mem_static(HP_MEM_UNWIND, rules, sizeof(rules));
 	hp_mem_static(HP_MEM_UNWIND, packed, sizeof(packed));
+	find_finalize();	/* now, not from inside a dlclose */
 	if (!find_iterate() || !read_enter(READ_WAIT_MS))
 		return -ENOSYS;
 	refresh_objects(&gen);
@@ -1462,7 +1659,7 @@ typedef struct wframe {
 	uintptr_t ip, sp, bp;	/* the frame's registers (ip is the pc recorded) */
 	uintptr_t at[2];	/* where the step into it read ip and bp (see memo_step) */
 	unsigned char rflags;	/* the flags of the rule looked up at it (M_NORULE: none) */
-	unsigned char operm;	/* M_PERM if its rule and every outer frame's were permanent */
+	unsigned char operm;	/* M_PERM (M_ANN) if its rule and every outer frame's were so */
 	unsigned char obp;	/* the walk on from it reads its bp (else bp need not match) */
 } wframe;
 static __thread wframe last[REUSE_MAX], fresh[REUSE_MAX];
@@ -1479,9 +1676,16 @@ static __thread unsigned long long last_subs;	/* the unload count of their rules
 /* The last capture's frames are the ones last[] holds: its walk kept them all, and no
  * capture since went another way (see hp_unwind_again). */
 static __thread int walk_kept;
-/* What a walk says of itself (*how): every rule it used was of a permanent object; it kept
- * all its frames in last[] for the next. */
-enum { WALK_PERM = 1, WALK_KEPT = 2 };
+/* What a walk says of itself (*how): every rule it used was of a permanent object, or of a
+ * permanent or announced one; it kept all its frames in last[] for the next. */
+enum { WALK_PERM = 1, WALK_KEPT = 2, WALK_ANN = 4 };
+#define M_HOLDS (M_PERM | M_ANN)
+
+/* *how's WALK_PERM and WALK_ANN from a walk's M_HOLDS flags. */
+static inline int holds(unsigned flags)
+{
+	return (flags & M_PERM ? WALK_PERM : 0) | (flags & M_ANN ? WALK_ANN : 0);
+}
 
 /* The frames outside last[r] hold: every word they were read from is unchanged. */
 static inline __attribute__((always_inline)) int reusable(int r, uintptr_t lo, uintptr_t n)
@@ -1516,7 +1720,8 @@ static __attribute__((noinline)) int same_again(const uintptr_t *entry, uintptr_
 	int k = last_n - 1;
 	const wframe *f = &last[k];
 
-	if (k >= max || (k + 1 < max && !last_whole) || !f->operm ||
+	if (k >= max || (k + 1 < max && !last_whole) ||
+	    !((f->operm & M_PERM) || ((f->operm & M_ANN) && settled(last_subs))) ||
 	    (f->obp && f->bp != entry[2]) || !reusable(k, lo, n))
 		return 0;
 	memcpy(pcs, &last_rip[REUSE_MAX - 1 - k], (size_t)(k + 1) * sizeof(*pcs));
@@ -1542,7 +1747,7 @@ keep_walk(int k, int kept, int whole, unsigned long long subs)
 	 * function's time, perf; hence no vectorising here). */
 	wframe *f = &last[kept];
 	uint64_t *ph = &last_ph[kept], h = kept ? last_ph[kept - 1] : HP_STACK_HASH_SEED;
-	unsigned operm = kept ? last[kept - 1].operm : M_PERM;
+	unsigned operm = kept ? last[kept - 1].operm : M_HOLDS;
 	unsigned obp = kept ? last[kept - 1].obp : 1;
 
 	for (int i = k - 1; i >= drop; i--, f++, ph++) {
@@ -1558,7 +1763,7 @@ keep_walk(int k, int kept, int whole, unsigned long long subs)
 		f->at[0] = g->at[0];
 		f->at[1] = g->at[1];
 		f->rflags = (unsigned char)fl;
-		operm &= fl & M_PERM;
+		operm &= fl & M_HOLDS;
 		/* bp is read for this frame's CFA, or carried to the next frame unless the
 		 * rule restores it from the stack (a word at[1] then checks) */
 		obp = (fl & M_NORULE) ||
@@ -1579,7 +1784,8 @@ keep_walk(int k, int kept, int whole, unsigned long long subs)
  * readable(). Returns how many frames it filled, or -1 when a frame needs libunwind (no
  * rule yet, or not an ordinary shape): the caller then walks again the slow way, which
  * makes the missing rules. *how: WALK_PERM when every rule it used (its own or the last
- * walk's) was of a permanent object, and WALK_KEPT (above). */
+ * walk's) was of a permanent object, WALK_ANN when each was of a permanent or an announced
+ * one, and WALK_KEPT (above). */
 static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uintptr_t lo,
 						      unsigned long long subs, uint64_t *pcs,
 						      int max, int *how)
@@ -1590,7 +1796,7 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 	memo_slot *base = memo;	/* this thread's: its address once, not a TLS lookup a frame */
 	wframe *fr = fresh;
 	const memo_slot *m;
-	unsigned perm = M_PERM;
+	unsigned perm = M_HOLDS;
 	int n = 0, r = last_subs == subs ? last_n - 1 : -1, whole;
 
 	if (memo_subs != subs) {
@@ -1603,7 +1809,7 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 		perm &= m->flags;
 		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp, at) ||
 		    ip == 0) {
-			*how = perm ? WALK_PERM : 0;
+			*how = holds(perm);
 			last_n = 0;
 			return 0;	/* the slow step stops here too */
 		}
@@ -1611,7 +1817,7 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 	for (;;) {
 		pcs[n] = ip;
 		if (n < REUSE_MAX)
-			fr[n] = (wframe){ ip, sp, bp, { at[0], at[1] }, M_PERM | M_NORULE, 0, 1 };
+			fr[n] = (wframe){ ip, sp, bp, { at[0], at[1] }, M_HOLDS | M_NORULE, 0, 1 };
 		if (++n == max) {
 			whole = 0;
 			break;
@@ -1628,7 +1834,7 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 				memcpy(&pcs[n], &last_rip[REUSE_MAX - r],
 				       (size_t)r * sizeof(*pcs));
 				n += r;
-				*how = (perm ? WALK_PERM : 0) |
+				*how = holds(perm) |
 				       keep_walk(n - r, r, last_whole && n < max, subs);
 				return n;
 			}
@@ -1638,7 +1844,7 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 			return -1;
 		perm &= m->flags;
 		if (n <= REUSE_MAX)
-			fr[n - 1].rflags = m->flags & (M_END | M_CFA_SP | M_BP_SAVED | M_PERM);
+			fr[n - 1].rflags = m->flags & (M_END | M_CFA_SP | M_BP_SAVED | M_HOLDS);
 		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp, at) ||
 		    ip == 0) {
 			/* Whole only at a rule without caller: a walk that read a return address
@@ -1647,7 +1853,7 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 			break;
 		}
 	}
-	*how = (perm ? WALK_PERM : 0) | keep_walk(n, 0, whole, subs);
+	*how = holds(perm) | keep_walk(n, 0, whole, subs);
 	return n;
 }
 
@@ -1704,7 +1910,9 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 	trust_hi = walk_sp >= stack_lo && walk_sp < stack_hi ? stack_hi : 0;
 	/* First without asking the loader (a dl_iterate_phdr call, the loader's lock: about
 	 * 200 instructions, and a lock every thread shares): a walk through permanent objects
-	 * alone is right whatever dlopen and dlclose did since the list was last read. Until
+	 * alone is right whatever dlopen and dlclose did since the list was last read, and
+	 * one through permanent and announced objects while no announced object has begun
+	 * to go since the last look found none going (settled(): "unloads we see"). Until
 	 * the walk turns out to be one, it trusts no object segment (see readable()): the
 	 * list it has may be out of date. Nor does it take the unwind lock: it calls neither
 	 * the loader nor libunwind, which is what that lock keeps fork away from. It pins no
@@ -1716,7 +1924,7 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 		tried = 1;
 		list_stale = 1;
 		first = fast_walk(entry ? entry : r0, r0[1], subs, pcs, max, &how);
-		if (first >= 0 && (how & WALK_PERM)) {
+		if (first >= 0 && ((how & WALK_PERM) || ((how & WALK_ANN) && settled(subs)))) {
 			walk_kept = how & WALK_KEPT;
 			return first;
 		}
@@ -1818,6 +2026,7 @@ void hp_unwind_fork_child(void)
 	for (int i = 0; i < read_depth; i++)
 		pthread_rwlock_rdlock(&unwind_lock);
 	pthread_mutex_init(&refresh_lock, NULL);
+	hp_lock_reset(&pending_lock);	/* a parent's thread may have been noting a handle */
 	for (int i = 0; i < NSNAPS; i++)	/* pins of threads the child does not have */
 		snaps[i].refs = 0;
 }

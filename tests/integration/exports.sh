@@ -11,8 +11,9 @@ need_tool nm awk sort comm
 C_NAMES='malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc
 pvalloc malloc_usable_size cfree __libc_malloc __libc_free __libc_calloc __libc_realloc
 __libc_memalign __libc_valloc __libc_pvalloc'
-# dl_iterate_phdr: wrapped so that fork waits for the program's calls (doc/DESIGN.md)
-LOADER_NAMES='dl_iterate_phdr'
+# dl_iterate_phdr: wrapped so that fork waits for the program's calls; __cxa_finalize: so
+# that an object's unload is seen before it happens (doc/DESIGN.md, "Unloads we see")
+LOADER_NAMES='dl_iterate_phdr __cxa_finalize'
 CXX_NAMES='_Znwm _Znam _ZnwmRKSt9nothrow_t _ZnamRKSt9nothrow_t _ZnwmSt11align_val_t
 _ZnamSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t _ZnamSt11align_val_tRKSt9nothrow_t
 _ZdlPv _ZdaPv _ZdlPvm _ZdaPvm _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvSt11align_val_t
