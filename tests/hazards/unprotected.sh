@@ -33,6 +33,9 @@ no-xfsz|tests/hazards/out_fsize.sh|a profile past ulimit -f kills the program wi
 unsafe-write|tests/hazards/out_planted.sh|a planted symlink or FIFO at the profile's name is followed|
 no-secure|tests/hazards/setuid.sh|a set-uid program obeys the invoker's HEAPPROF|
 all-permanent|tests/hazards/unw_swap.sh|with every object taken as never unloaded, a plugin loaded where another was keeps the first one's frame rules: its stacks stop at its frame|
+unannounced-unloads|tests/hazards/unw_swap.sh|with the unloads plugins announce (their finalizers' calls of __cxa_finalize) not counted, a plugin loaded where another was keeps the first one's frame rules: its stacks stop at its frame|
+all-announced|tests/hazards/unw_swap.sh|with every object taken as announcing its unload, plugins built without the start files (which do not) are unloaded unseen, and the next one keeps the first one's frame rules|
+unload-underway|tests/hazards/unw_swap.sh|with a look at the loader's list taken as settled while an announced plugin is still in it (its unload under way: its finalizers allocate), the next plugin loaded where it was keeps its frame rules|
 reuse-unchecked|tests/integration/unwind_shapes.sh|with the last walk's outer frames taken unchecked, a call site reached from another caller at the same stack depth gets the first caller's frames|
 record-unchecked|tests/integration/records.sh|with a sampled block's record trusted as read, a double free goes to the allocator twice, and a block with a byte written in front of it is resized and freed from a garbage record|
 "

@@ -10,7 +10,8 @@
 #   - allocates from generated code in an anonymous page it then unmaps (tests/progs/unw_jit);
 #   - loads two plugins in turn at one address, the same return address in each with a
 #     different frame (tests/progs/unw_swap, tests/progs/libunw_swap_a.la and _b.la from
-#     tests/progs/unw_swap_plugin.c);
+#     tests/progs/unw_swap_plugin.c), plugins that announce their unloads to heapprof, and
+#     then two that do not (_c.la and _d.la: built without the start files);
 #   - allocates and frees in signal handlers that interrupt the profiler
 #     (tests/progs/unw_sigalloc: "polite" handlers allocate only outside malloc/free, the
 #     stress version adds "rude" ones that allocate whatever they interrupt).
@@ -60,7 +61,8 @@ tests_progs_unw_swap_LDADD = -ldl
 # tables, no frame pointer; tests/hazards/unwinding.sh checks that no .eh_frame entry
 # covers them, whatever CFLAGS add).
 check_LTLIBRARIES += tests/progs/libunw_plugin.la tests/progs/libunw_nocfi_fns.la \
-	tests/progs/libunw_swap_a.la tests/progs/libunw_swap_b.la
+	tests/progs/libunw_swap_a.la tests/progs/libunw_swap_b.la \
+	tests/progs/libunw_swap_c.la tests/progs/libunw_swap_d.la
 tests_progs_libunw_plugin_la_SOURCES = tests/progs/unw_plugin.c
 tests_progs_libunw_plugin_la_CFLAGS = $(HP_PROG_CFLAGS)
 tests_progs_libunw_plugin_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
@@ -73,6 +75,15 @@ tests_progs_libunw_swap_a_la_LDFLAGS = -module -avoid-version -shared -rpath /no
 tests_progs_libunw_swap_b_la_SOURCES = tests/progs/unw_swap_plugin.c
 tests_progs_libunw_swap_b_la_CFLAGS = $(AM_CFLAGS) -O2 -g -fomit-frame-pointer -DSWAP_FRAME=3072
 tests_progs_libunw_swap_b_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+# The same two without the compiler's start files (crtbeginS.o and the rest): no finalizer
+# calls __cxa_finalize when they are unloaded, so heapprof is not told (lib/unwind.c,
+# "unloads we see") and must ask the loader.
+tests_progs_libunw_swap_c_la_SOURCES = tests/progs/unw_swap_plugin.c
+tests_progs_libunw_swap_c_la_CFLAGS = $(tests_progs_libunw_swap_a_la_CFLAGS)
+tests_progs_libunw_swap_c_la_LDFLAGS = $(tests_progs_libunw_swap_a_la_LDFLAGS) -Wc,-nostartfiles
+tests_progs_libunw_swap_d_la_SOURCES = tests/progs/unw_swap_plugin.c
+tests_progs_libunw_swap_d_la_CFLAGS = $(tests_progs_libunw_swap_b_la_CFLAGS)
+tests_progs_libunw_swap_d_la_LDFLAGS = $(tests_progs_libunw_swap_b_la_LDFLAGS) -Wc,-nostartfiles
 tests_progs_libunw_nocfi_fns_la_SOURCES = tests/progs/unw_nocfi_fns.c tests/progs/unw_nocfi.h
 tests_progs_libunw_nocfi_fns_la_CFLAGS = $(AM_CFLAGS) -O2 -fno-asynchronous-unwind-tables \
 	-fno-unwind-tables -fomit-frame-pointer
@@ -84,4 +95,4 @@ EXTRA_DIST += tests/hazards/unwinding.sh tests/hazards/unw_deadlock.sh \
 
 tests/hazards/unwinding.log tests/hazards/unwinding_stress.log: lib/libheapprof.la \
 	$(UNW_PROGS) tests/progs/libunw_plugin.la tests/progs/libunw_swap_a.la \
-	tests/progs/libunw_swap_b.la
+	tests/progs/libunw_swap_b.la tests/progs/libunw_swap_c.la tests/progs/libunw_swap_d.la

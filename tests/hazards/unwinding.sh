@@ -21,7 +21,10 @@
 #      address after a call of malloc but different frames there (tests/progs/
 #      unw_swap_plugin.c): every block's stack must go on through the plugin's frame to its
 #      caller, so a rule kept from the plugin unloaded before is not applied (heapprof takes
-#      only start-up objects as never unloaded: doc/DESIGN.md, "The fast walk").
+#      only start-up objects as never unloaded: doc/DESIGN.md, "The fast walk"). Twice:
+#      plugins whose unloads call heapprof's __cxa_finalize first ("announced", which then
+#      spares the walks through them a question to the loader), and the same two built
+#      without the start files, which do not (heapprof must ask the loader).
 #   5. tests/progs/unw_sigalloc polite: per-thread timers every 200 us whose handlers free
 #      sampled blocks the interrupted code allocated at the same call site (so the handler
 #      may need the very shard lock the interrupted profiler holds), and malloc and free
@@ -452,23 +455,41 @@ in_stack() {
 		END { printf "%.0f\n", s }'
 }
 
-test_swap() {
-	local a=$P/.libs/libunw_swap_a.so b=$P/.libs/libunw_swap_b.so calls at
-	run "swap without heapprof" plain "$tmp/swap-plain" \
+# swap_pair LABEL A B UNLOADS: part 6 with the plugins A and B (libunw_swap_A.so, _B.so);
+# UNLOADS 1 when their unloads allocate too (one block a round, outside unw_swap_call).
+swap_pair() {
+	local label=$1 a=$P/.libs/libunw_swap_$2.so b=$P/.libs/libunw_swap_$3.so calls at leaf
+	run "$label without heapprof" plain "$tmp/$label-plain" \
 		"$P/unw_swap" "$a" "$b" "$SWAP_ROUNDS" "$SWAP_CALLS" 333
-	d=$tmp/swap
-	run "swap at rate=1" lib "$d" "$P/unw_swap" "$a" "$b" "$SWAP_ROUNDS" "$SWAP_CALLS" 333 ||
+	d=$tmp/$label
+	run "$label at rate=1" lib "$d" "$P/unw_swap" "$a" "$b" "$SWAP_ROUNDS" "$SWAP_CALLS" 333 ||
 		return
 	calls=$(out calls "$d")
 	at=$(out same_address "$d")
 	[ "${at:-0}" -ge $((SWAP_ROUNDS / 2)) ]
-	ok $? "swap: the two plugins took turns at one address (${at:-?} of $SWAP_ROUNDS rounds)"
-	readable_profile "swap" "$d/p.*.exit.pb.gz"
+	ok $? "$label: the two plugins took turns at one address (${at:-?} of $SWAP_ROUNDS rounds)"
+	readable_profile "$label" "$d/p.*.exit.pb.gz"
 	[ -n "$prof" ] || return
-	same "swap: every block from the plugins is recorded (at unw_swap_leaf)" \
-		"$(sum "$prof.raw" 1 unw_swap_leaf)" "$calls"
-	same "swap: and each one's stack goes on through the plugin's frame to unw_swap_call, main" \
+	leaf=$((calls + $4 * SWAP_ROUNDS))
+	same "$label: every block from the plugins is recorded (at unw_swap_leaf)" \
+		"$(sum "$prof.raw" 1 unw_swap_leaf)" "$leaf"
+	same "$label: and each one's stack goes on through the plugin's frame to unw_swap_call, main" \
 		"$(in_stack "$prof.raw" unw_swap_leaf unw_swap_call main)" "$calls"
+}
+
+test_swap() {
+	local f n
+	# What the two pairs are: a and b finalize through __cxa_finalize (a GOT slot for it,
+	# resolved at load), c and d have no reference to it at all.
+	for f in a b c d; do
+		n=$(nm -D "$P/.libs/libunw_swap_$f.so" 2>/dev/null | grep -c ' __cxa_finalize')
+		case $f in
+		a | b) same "swap: libunw_swap_$f.so refers to __cxa_finalize" "$n" 1 ;;
+		*) same "swap: libunw_swap_$f.so does not refer to __cxa_finalize" "$n" 0 ;;
+		esac
+	done
+	swap_pair swap a b 1
+	swap_pair swap-unannounced c d 0
 }
 
 # --- all of them -------------------------------------------------------------------------

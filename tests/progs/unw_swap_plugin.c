@@ -10,7 +10,15 @@
  *   unw_swap_leaf(n)   allocates n bytes from a frame of SWAP_FRAME bytes of zeros, and
  *                      frees them; returns 1 when the allocation succeeded.
  *
+ * When it is unloaded, a handler it registered with __cxa_atexit for its own handle
+ * allocates from its frame again: glibc's __cxa_finalize runs it while the plugin is
+ * being unloaded, after heapprof has been told (lib/unwind.c, "unloads we see") but
+ * before the plugin leaves the loader's list, so that heapprof looks at the list while
+ * the plugin is still in it and must not take that look as settled. Only where the start
+ * files define __dso_handle (not in the plugins built without them).
+ *
  * Not a program: tests/progs/unw_swap.c dlopens it by path. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,4 +42,19 @@ __attribute__((noinline)) int unw_swap_leaf(size_t n)
 	unw_swap_last = p;
 	free(p);
 	return frame[0];
+}
+
+/* The start files' handle of this object (crtbeginS.o), absent without them. */
+extern void *__dso_handle __attribute__((weak));
+extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+
+static void at_unload(void *arg)
+{
+	unw_swap_leaf((size_t)(uintptr_t)arg);
+}
+
+__attribute__((constructor)) static void at_load(void)
+{
+	if (&__dso_handle)
+		__cxa_atexit(at_unload, (void *)(uintptr_t)333, &__dso_handle);
 }
