@@ -345,6 +345,20 @@ static void pin_class(void *p)
 		hp_arena_free(pin);
 }
 
+/* errno's address for this thread, asked of glibc once (__errno_location: a call at each
+ * read and each write, four a sampled block with its free). The address of a thread's
+ * errno never changes, and a fork child's thread has its parent's. */
+static __thread int *errno_at;
+
+static inline int *errno_here(void)
+{
+	int *e = errno_at;
+
+	if (__builtin_expect(!e, 0))
+		e = errno_at = &errno;
+	return e;
+}
+
 /* hp_prof_alloc itself: a stub that hands hp_prof_alloc_at the registers its caller will
  * have after the call returns: the return address, the stack pointer after the return
  * and rbp (callee-saved: the caller's). The entry points reach it by a tail jump (malloc:
@@ -380,7 +394,7 @@ __asm__(".text\n"
 __attribute__((used)) void *hp_prof_alloc_at(size_t size, size_t align, int zero,
 					     const uintptr_t *entry)
 {
-	int saved = errno;
+	int *err = errno_here(), saved = *err;
 	unsigned lg = hp_liverec_lg_off(align);
 	size_t off = (size_t)1 << lg, n = size + off, ask = n;
 	int rnd = lg == 4 && rounds(n);
@@ -419,7 +433,7 @@ __attribute__((used)) void *hp_prof_alloc_at(size_t size, size_t align, int zero
 			record(p, size, entry, lg);
 	}
 	hp_guard_exit();
-	errno = p ? saved : ENOMEM;	/* mallocx does not set errno */
+	*err = p ? saved : ENOMEM;	/* mallocx does not set errno */
 	return p;
 }
 
@@ -518,7 +532,7 @@ static void defer_free(void *p)
 static __thread int je_whole;
 void hp_prof_free(void *p)
 {
-	int saved = errno;
+	int *err, saved;
 	hp_liverec r;
 	void *b;
 
@@ -530,6 +544,8 @@ void hp_prof_free(void *p)
 		defer_free(p);
 		return;
 	}
+	err = errno_here();
+	saved = *err;
 	hp_tls.guard++;
 	if (__builtin_expect(!je_whole, 0)) {
 		je_whole = 1;
@@ -540,7 +556,7 @@ void hp_prof_free(void *p)
 	if (!hp_liverec_take(p, rec_at(p), &r)) {
 		hp_liverec_refused(p, "free");
 		hp_guard_exit();
-		errno = saved;
+		*err = saved;
 		return;
 	}
 	if (r.stack)
@@ -555,7 +571,7 @@ void hp_prof_free(void *p)
 		}
 		if (hp_sampcache_put(b, n, dense())) {
 			hp_guard_exit();	/* kept for this thread's next samples */
-			errno = saved;
+			*err = saved;
 			return;
 		}
 	}
@@ -563,7 +579,7 @@ void hp_prof_free(void *p)
 	hp_arena_free(b);
 	hp_je_leave();
 	hp_guard_exit();
-	errno = saved;
+	*err = saved;
 }
 
 void hp_prof_drain(void)
