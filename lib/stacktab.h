@@ -76,8 +76,7 @@ void hp_stacktab_reinit_all(void);
 
 static inline uint64_t hp_stack_hash_step(uint64_t h, uint64_t pc)
 {
-	h = (h ^ pc) * 0x9e3779b97f4a7c15ull;
-	return h ^ (h >> 29);
+	return (h ^ pc) * 0x9e3779b97f4a7c15ull;
 }
 
 static inline uint64_t hp_stack_hash_end(uint64_t h, uint32_t depth)
