@@ -111,8 +111,9 @@ static void grow(shard *sh, size_t old_n)
 			}
 		}
 		old = sh->buckets;
-		sh->buckets = nb;
-		sh->nbuckets = 2 * old_n;
+		/* atomic stores: prefetch_bucket reads both without the lock */
+		__atomic_store_n(&sh->buckets, nb, __ATOMIC_RELAXED);
+		__atomic_store_n(&sh->nbuckets, 2 * old_n, __ATOMIC_RELAXED);
 		nb = NULL;
 	}
 	hp_lock_give(&sh->lock);
@@ -127,6 +128,27 @@ hp_stack *hp_stacktab_add(const uint64_t *pcs, uint32_t depth, size_t size, doub
 	return hp_stacktab_add_hashed(pcs, depth, hp_stack_hash(pcs, depth), size, weight);
 }
 
+/* The memory a shard's work will touch, asked for before its lock is taken: the lock's
+ * locked instruction waits for the thread's pending stores, and no load after it starts
+ * until it is done, so a miss asked for here overlaps that wait instead of following it
+ * (the table's 13,000 entries on python at rate=1 are out of the core's caches). A
+ * prefetch never faults: the bucket's address may be computed from a pointer and a count
+ * that grow() is changing (read without the lock), and is then only a wasted hint. */
+static inline void prefetch_bucket(const shard *sh, uint64_t h)
+{
+	hp_stack *const *b = __atomic_load_n(&sh->buckets, __ATOMIC_RELAXED);
+	size_t n = __atomic_load_n(&sh->nbuckets, __ATOMIC_RELAXED);
+
+	__builtin_prefetch(&b[(h >> 6) & (n - 1)]);
+}
+
+/* An entry's counters (a line or two: entries are not line-aligned). */
+static inline void prefetch_counts(const hp_stack *s)
+{
+	__builtin_prefetch(&s->alloc_objects, 1);
+	__builtin_prefetch(&s->free_space, 1);
+}
+
 hp_stack *hp_stacktab_add_hashed(const uint64_t *pcs, uint32_t depth, uint64_t h, size_t size,
 				 double weight)
 {
@@ -134,6 +156,7 @@ hp_stack *hp_stacktab_add_hashed(const uint64_t *pcs, uint32_t depth, uint64_t h
 	hp_stack *s, *fresh;
 	size_t grow_from = 0;
 
+	prefetch_bucket(sh, h);
 	hp_lock_take(&sh->lock);
 	s = find(sh, h, pcs, depth);
 	if (s)
@@ -175,6 +198,7 @@ void hp_stacktab_again(hp_stack *s, size_t size, double weight)
 {
 	shard *sh = &shards[s->shard];
 
+	prefetch_counts(s);
 	hp_lock_take(&sh->lock);
 	count_alloc(sh, s, size, weight);
 	hp_lock_give(&sh->lock);
@@ -184,6 +208,7 @@ void hp_stacktab_sub(hp_stack *s, size_t size, double weight)
 {
 	shard *sh = &shards[s->shard];
 
+	prefetch_counts(s);
 	hp_lock_take(&sh->lock);
 	s->free_objects += weight;
 	s->free_space += weight * (double)size;
