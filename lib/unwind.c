@@ -447,6 +447,8 @@ static finalize_fn find_finalize(void)
 	if (!f) {
 		hp_tls.guard++;	/* dlsym may allocate: not sampled */
 		f = (finalize_fn)dlsym(RTLD_NEXT, "__cxa_finalize");
+		if (!f)	/* glibc's, by its version, should the plain lookup fail */
+			f = (finalize_fn)dlvsym(RTLD_NEXT, "__cxa_finalize", "GLIBC_2.2.5");
 		hp_guard_exit();
 		__atomic_store_n(&real_finalize, f, __ATOMIC_RELEASE);
 	}
