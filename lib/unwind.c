@@ -464,6 +464,9 @@ static void finalize_self(void *d)
 {
 	finalize_fn real = find_finalize();
 
+	/* Inside the profiler while the lock is held: a signal handler that allocates here is
+	 * not sampled, so it never walks into publish_settled and this lock. */
+	hp_tls.guard++;
 	hp_lock_take(&pending_lock);
 	if (d && npending < PENDING_MAX)
 		pending[npending++] = (uintptr_t)d;
@@ -471,6 +474,7 @@ static void finalize_self(void *d)
 		pending_lost = 1;
 	hp_lock_give(&pending_lock);
 	__atomic_add_fetch(&fini_count, 1, __ATOMIC_SEQ_CST);
+	hp_guard_exit();
 	if (real)
 		real(d);
 }
