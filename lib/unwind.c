@@ -415,7 +415,7 @@ typedef struct generation {
  * when a rule is made for an address in the object (keep_row), by then running code. */
 #define PENDING_MAX 64
 typedef void (*finalize_fn)(void *);
-static finalize_fn real_finalize;
+static void *real_finalize;			/* atomic: glibc_next's cache */
 static unsigned long fini_count;		/* atomic: __cxa_finalize calls, ever */
 static hp_lock pending_lock;
 static uintptr_t pending[PENDING_MAX];		/* under pending_lock: the handles noted */
@@ -440,19 +440,26 @@ static inline int settled(unsigned long long subs)
 	return w == settle_key(__atomic_load_n(&fini_count, __ATOMIC_ACQUIRE), subs);
 }
 
-static finalize_fn find_finalize(void)
+/* glibc's own `name`, the definition after the library's, looked up once into *cache
+ * (for the loader functions the library wraps: dl_iterate_phdr, __cxa_finalize). */
+static void *glibc_next(void **cache, const char *name)
 {
-	finalize_fn f = __atomic_load_n(&real_finalize, __ATOMIC_ACQUIRE);
+	void *f = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
 
 	if (!f) {
 		hp_tls.guard++;	/* dlsym may allocate: not sampled */
-		f = (finalize_fn)dlsym(RTLD_NEXT, "__cxa_finalize");
-		if (!f)	/* glibc's, by its version, should the plain lookup fail */
-			f = (finalize_fn)dlvsym(RTLD_NEXT, "__cxa_finalize", "GLIBC_2.2.5");
+		f = dlsym(RTLD_NEXT, name);
+		if (!f)	/* by glibc's version, should the plain lookup fail */
+			f = dlvsym(RTLD_NEXT, name, "GLIBC_2.2.5");
 		hp_guard_exit();
-		__atomic_store_n(&real_finalize, f, __ATOMIC_RELEASE);
+		__atomic_store_n(cache, f, __ATOMIC_RELEASE);
 	}
 	return f;
+}
+
+static finalize_fn find_finalize(void)
+{
+	return (finalize_fn)glibc_next(&real_finalize, "__cxa_finalize");
 }
 
 /* The library's __cxa_finalize (an alias: announced() compares slots with this address,
@@ -1234,19 +1241,11 @@ static void read_exit(void)
  * glibc's directly, with the read lock held. */
 typedef int (*phdr_cb)(struct dl_phdr_info *, size_t, void *);
 typedef int (*iterate_fn)(phdr_cb, void *);
-static iterate_fn real_iterate;
+static void *real_iterate;			/* atomic: glibc_next's cache */
 
 static iterate_fn find_iterate(void)
 {
-	iterate_fn f = __atomic_load_n(&real_iterate, __ATOMIC_ACQUIRE);
-
-	if (!f) {
-		hp_tls.guard++;	/* dlsym may allocate: not sampled */
-		f = (iterate_fn)dlsym(RTLD_NEXT, "dl_iterate_phdr");
-		hp_guard_exit();
-		__atomic_store_n(&real_iterate, f, __ATOMIC_RELEASE);
-	}
-	return f;
+	return (iterate_fn)glibc_next(&real_iterate, "dl_iterate_phdr");
 }
 
 static int iterate(phdr_cb cb, void *data)
