@@ -1681,15 +1681,18 @@ static __thread unsigned long long last_subs;	/* the unload count of their rules
 /* The last capture's frames are the ones last[] holds: its walk kept them all, and no
  * capture since went another way (see hp_unwind_again). */
 static __thread int walk_kept;
-/* What a walk says of itself (*how): every rule it used was of a permanent object, or of a
- * permanent or announced one; it kept all its frames in last[] for the next. */
-enum { WALK_PERM = 1, WALK_KEPT = 2, WALK_ANN = 4 };
+/* What a walk says of itself (*how): every rule it used was of a permanent object
+ * (M_PERM), or of a permanent or announced one (M_ANN), the memo's flags as they came
+ * through the walk (M_HOLDS of them); it kept all its frames in last[] for the next
+ * (WALK_KEPT, a bit no M_HOLDS flag uses). */
 #define M_HOLDS (M_PERM | M_ANN)
+enum { WALK_KEPT = 2 };
 
-/* *how's WALK_PERM and WALK_ANN from a walk's M_HOLDS flags. */
-static inline int holds(unsigned flags)
+/* Rules with these M_HOLDS flags, made at unload count subs, hold now: those of permanent
+ * objects always, those of announced ones while settled(). */
+static inline int rules_hold(unsigned flags, unsigned long long subs)
 {
-	return (flags & M_PERM ? WALK_PERM : 0) | (flags & M_ANN ? WALK_ANN : 0);
+	return (flags & M_PERM) || ((flags & M_ANN) && settled(subs));
 }
 
 /* The frames outside last[r] hold: every word they were read from is unchanged. */
@@ -1726,7 +1729,7 @@ static __attribute__((noinline)) int same_again(const uintptr_t *entry, uintptr_
 	const wframe *f = &last[k];
 
 	if (k >= max || (k + 1 < max && !last_whole) ||
-	    !((f->operm & M_PERM) || ((f->operm & M_ANN) && settled(last_subs))) ||
+	    !rules_hold(f->operm, last_subs) ||
 	    (f->obp && f->bp != entry[2]) || !reusable(k, lo, n))
 		return 0;
 	memcpy(pcs, &last_rip[REUSE_MAX - 1 - k], (size_t)(k + 1) * sizeof(*pcs));
@@ -1788,8 +1791,8 @@ keep_walk(int k, int kept, int whole, unsigned long long subs)
  * (live frames of this thread: see find_stack); a read anywhere else goes through
  * readable(). Returns how many frames it filled, or -1 when a frame needs libunwind (no
  * rule yet, or not an ordinary shape): the caller then walks again the slow way, which
- * makes the missing rules. *how: WALK_PERM when every rule it used (its own or the last
- * walk's) was of a permanent object, WALK_ANN when each was of a permanent or an announced
+ * makes the missing rules. *how: M_PERM when every rule it used (its own or the last
+ * walk's) was of a permanent object, M_ANN when each was of a permanent or an announced
  * one, and WALK_KEPT (above). */
 static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uintptr_t lo,
 						      unsigned long long subs, uint64_t *pcs,
@@ -1814,7 +1817,7 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 		perm &= m->flags;
 		if ((m->flags & M_END) || !memo_step(m, lo, n_trusted, &ip, &sp, &bp, at) ||
 		    ip == 0) {
-			*how = holds(perm);
+			*how = (int)(perm & M_HOLDS);
 			last_n = 0;
 			return 0;	/* the slow step stops here too */
 		}
@@ -1839,7 +1842,7 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 				memcpy(&pcs[n], &last_rip[REUSE_MAX - r],
 				       (size_t)r * sizeof(*pcs));
 				n += r;
-				*how = holds(perm) |
+				*how = (int)(perm & M_HOLDS) |
 				       keep_walk(n - r, r, last_whole && n < max, subs);
 				return n;
 			}
@@ -1858,7 +1861,7 @@ static inline __attribute__((always_inline)) int walk(const uintptr_t r0[3], uin
 			break;
 		}
 	}
-	*how = holds(perm) | keep_walk(n, 0, whole, subs);
+	*how = (int)(perm & M_HOLDS) | keep_walk(n, 0, whole, subs);
 	return n;
 }
 
@@ -1929,7 +1932,7 @@ int hp_unwind_capture_at(const uintptr_t *entry, uint64_t *pcs, int max)
 		tried = 1;
 		list_stale = 1;
 		first = fast_walk(entry ? entry : r0, r0[1], subs, pcs, max, &how);
-		if (first >= 0 && ((how & WALK_PERM) || ((how & WALK_ANN) && settled(subs)))) {
+		if (first >= 0 && rules_hold((unsigned)how, subs)) {
 			walk_kept = how & WALK_KEPT;
 			return first;
 		}
