@@ -37,6 +37,7 @@ unannounced-unloads|tests/hazards/unw_swap.sh|with the unloads plugins announce 
 all-announced|tests/hazards/unw_swap.sh|with every object taken as announcing its unload, plugins built without the start files (which do not) are unloaded unseen, and the next one keeps the first one's frame rules|
 unload-underway|tests/hazards/unw_swap.sh|with a look at the loader's list taken as settled while an announced plugin is still in it (its unload under way: its finalizers allocate), the next plugin loaded where it was keeps its frame rules|
 reuse-unchecked|tests/integration/unwind_shapes.sh|with the last walk's outer frames taken unchecked, a call site reached from another caller at the same stack depth gets the first caller's frames|
+reuse-bp-unchecked|tests/integration/unwind_shapes.sh|with the saved rbp words under the last walk's outer frames taken unchecked (return addresses still checked), a frame whose caller is found by its rbp gets the last walk's caller when only that rbp differs|
 record-unchecked|tests/integration/records.sh|with a sampled block's record trusted as read, a double free goes to the allocator twice, and a block with a byte written in front of it is resized and freed from a garbage record|
 "
 

@@ -6,8 +6,9 @@
 # that program's header: frameless and frame-pointer C, alloca, 40 KB frames, stack
 # realignment with rbp and with a DRAP register, recursion 100 deep, a tail call, signal
 # handlers on the stack and on a sigaltstack, traps at CFI row edges, a thread, qsort's
-# callback in libc, and assembly with exact CFA/rbp/return-address offsets on both sides
-# of the packed slot's limits).
+# callback in libc, assembly with exact CFA/rbp/return-address offsets on both sides
+# of the packed slot's limits, and walks that may reuse the last walk's outer frames only
+# after checking the words under them: return addresses, and a saved rbp).
 #
 # The program runs once without heapprof (it is sound; its expectation file is
 # well formed) and once under HEAPPROF=rate=1,depth=256 (every allocation unwound). Then:

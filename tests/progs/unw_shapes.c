@@ -42,7 +42,9 @@
  * factor is -8), and ud2 traps (SIGILL, handler allocates, then skips
  * the ud2) at a function's first instruction, in the middle of a CFI row, and as the first
  * instruction of a new row (right after a push: the interrupted frame's row is the one at
- * its pc, not at pc - 1, because a signal frame's pc is not a return address). */
+ * its pc, not at pc - 1, because a signal frame's pc is not a return address). And two
+ * sites for the reuse of the last walk's outer frames (lib/unwind.c): twins (one leaf frame
+ * under other callers at one depth) and bp_twins (walks that differ in a saved rbp alone). */
 #include <dlfcn.h>
 #include <alloca.h>
 #include <execinfo.h>
@@ -92,7 +94,7 @@ enum {
 	S_OMIT, S_FP, S_MIXED, S_ALLOCA, S_HUGE_OMIT, S_HUGE_FP, S_REALIGN, S_DRAP, S_ALIGN_FP,
 	S_ALIGN_NOFP, S_RECURSE, S_TAIL, S_RAISE, S_ALTSTACK, S_TRAP_ENTRY, S_TRAP_MID,
 	S_TRAP_EDGE, S_RBP24, S_RBP1016, S_RBP40016, S_SP32752, S_SP32768, S_BP16384,
-	S_BP16392, S_RA1016, S_RA1032, S_THREAD, S_QSORT, S_TWINS, NSITES
+	S_BP16392, S_RA1016, S_RA1032, S_THREAD, S_QSORT, S_TWINS, S_BP_TWINS, NSITES
 };
 
 static const site sites[NSITES] = {
@@ -125,6 +127,7 @@ static const site sites[NSITES] = {
 	[S_THREAD] = { "thread", "fast", "leaf_thread", 4 },
 	[S_QSORT] = { "qsort", "fast", "leaf_qsort", 1 },	/* calls: one per comparison */
 	[S_TWINS] = { "twins", "fast", "leaf_twins", 8 },
+	[S_BP_TWINS] = { "bp_twins", "fast", "leaf_bp_twins", 6 },
 };
 
 /* A site's call count, opaque to the compiler: an unrolled loop would make each call's
@@ -214,6 +217,7 @@ LEAF(NOFP, leaf_ra1032, S_RA1032)
 LEAF(FP, leaf_thread, S_THREAD)
 LEAF(NOFP, leaf_qsort, S_QSORT)
 LEAF(NOFP, leaf_twins, S_TWINS)
+LEAF(NOFP, leaf_bp_twins, S_BP_TWINS)
 
 /* --- hand-written frames ------------------------------------------------------------
  * Each takes a leaf (int (*)(void)) in rdi, calls it, returns its value. The traps call
@@ -230,6 +234,7 @@ int unw_shapes_bp16384(leaf_fn f);
 int unw_shapes_bp16392(leaf_fn f);
 int unw_shapes_ra1016(leaf_fn f);
 int unw_shapes_ra1032(leaf_fn f);
+int unw_shapes_bp_push(leaf_fn f);
 void unw_shapes_trap_entry(void);
 void unw_shapes_trap_mid(void);
 void unw_shapes_trap_edge(void);
@@ -354,6 +359,14 @@ __asm__(".text\n"
 	"movq 8(%rsp), %rcx\nmovq %rcx, 1032(%rsp)\n.cfi_offset %rip, -8\n"
 	"addq $1032, %rsp\n.cfi_def_cfa_offset 8\n"
 	"ret\n" ASM_END(unw_shapes_ra1032)
+
+	/* rbp pushed (saved at CFA-16), left as it was, and the CFA on rsp: the caller's rbp
+	 * is then read from this frame's slot by a walk (bp_twins below) */
+	".p2align 4\n" ASM_FN(unw_shapes_bp_push)
+	"pushq %rbp\n.cfi_def_cfa_offset 16\n.cfi_offset %rbp, -16\n"
+	"call *%rdi\n"
+	"popq %rbp\n.cfi_restore %rbp\n.cfi_def_cfa_offset 8\n"
+	"ret\n" ASM_END(unw_shapes_bp_push)
 
 	/* traps: the ud2 is the first instruction, or mid-row, or the first of a new row */
 	".p2align 4\n" ASM_FN(unw_shapes_trap_entry)
@@ -622,6 +635,57 @@ static NOFP int twins_1(int pick)
 
 static const int twins_pattern[8] = { 0, 0, 1, 0, 2, 2, 1, 1 };
 
+/* Two walks that differ in one saved rbp alone. bp_f keeps its frame pointer and takes
+ * its caller's frame off rbp (an alloca), and sizes its alloca so that its stack pointer,
+ * and with it the frames of unw_shapes_bp_push and of the leaf under it, are at one place
+ * whichever of two callers it has: bp_c1 with a small frame, or bp_c2 with a large one
+ * whose extra words it never writes, both called from one place in bp_1. So a walk after
+ * one through the other caller meets the last walk's leaf frame (same return address,
+ * same stack pointer; the leaf frame's rbp is not read on, as unw_shapes_bp_push restores
+ * rbp from its slot), and every return address the last walk read outside it still holds
+ * what it held (bp_c2's unwritten words keep bp_c1's chain); only bp_f's rbp, in
+ * unw_shapes_bp_push's slot, differs. A walk that took the last walk's outer frames
+ * without checking that word would show the other caller. */
+static uintptr_t bp_floor;	/* below every bp_f frame: set in main */
+
+static FP int bp_f(void)
+{
+	uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+	volatile char *low = alloca(fp - bp_floor);
+
+	low[0] = 1;	/* the lowest byte only: the words above stay as they were */
+	return unw_shapes_bp_push(leaf_bp_twins) + low[0];
+}
+
+static NOFP int bp_c1(void)
+{
+	volatile char pad[16];
+
+	pad[0] = 1;
+	return bp_f() + pad[0];
+}
+
+static NOFP int bp_c2(void)
+{
+	volatile char pad[512];
+
+	pad[0] = 1;
+	return bp_f() + pad[0];
+}
+
+static int (*volatile bp_callers[2])(void) = { bp_c1, bp_c2 };
+static volatile int bp_seen;
+
+static NOFP int bp_1(int pick)
+{
+	int r = bp_callers[pick]();	/* one call site for both */
+
+	bp_seen += pick + 1;
+	return r;
+}
+
+static const int bp_pattern[6] = { 0, 1, 0, 1, 1, 0 };
+
 /* --- main --------------------------------------------------------------------------- */
 
 static void handle(int sig, void (*fn)(int), int flags)
@@ -726,6 +790,9 @@ int main(int argc, char **argv)
 	sink = qsort_1(2);
 	for (int i = 0; i < calls_of(S_TWINS); i++)
 		sink = twins_1(twins_pattern[i]);
+	bp_floor = ((uintptr_t)__builtin_frame_address(0) - 16384) & ~(uintptr_t)15;
+	for (int i = 0; i < calls_of(S_BP_TWINS); i++)
+		sink = bp_1(bp_pattern[i]);
 
 	fprintf(out, "main %p\n", (void *)main);
 	for (int s = 0; s < NSITES; s++)
