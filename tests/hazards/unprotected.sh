@@ -38,6 +38,7 @@ all-announced|tests/hazards/unw_swap.sh|with every object taken as announcing it
 unload-underway|tests/hazards/unw_swap.sh|with a look at the loader's list taken as settled while an announced plugin is still in it (its unload under way: its finalizers allocate), the next plugin loaded where it was keeps its frame rules|
 reuse-unchecked|tests/integration/unwind_shapes.sh|with the last walk's outer frames taken unchecked, a call site reached from another caller at the same stack depth gets the first caller's frames|
 reuse-bp-unchecked|tests/integration/unwind_shapes.sh|with the saved rbp words under the last walk's outer frames taken unchecked (return addresses still checked), a frame whose caller is found by its rbp gets the last walk's caller when only that rbp differs|
+reuse-unbounded|tests/hazards/unwinding.sh|with the words under the last walk's outer frames read wherever they are (not only within the thread's own stack), a walk on a coroutine stack mapped again smaller reads the old stack's pages, which are gone, and the program dies|UNW_ONLY=coro|
 record-unchecked|tests/integration/records.sh|with a sampled block's record trusted as read, a double free goes to the allocator twice, and a block with a byte written in front of it is resized and freed from a garbage record|
 "
 

@@ -12,6 +12,9 @@
 #     different frame (tests/progs/unw_swap, tests/progs/libunw_swap_a.la and _b.la from
 #     tests/progs/unw_swap_plugin.c), plugins that announce their unloads to heapprof, and
 #     then two that do not (_c.la and _d.la: built without the start files);
+#   - allocates on coroutine stacks (ucontext) that it unmaps and maps again, smaller, at
+#     the same place, so that a walk meets the last walk's innermost frame while that walk's
+#     outer frames are in pages that are gone (tests/progs/unw_coro);
 #   - allocates and frees in signal handlers that interrupt the profiler
 #     (tests/progs/unw_sigalloc: "polite" handlers allocate only outside malloc/free, the
 #     stress version adds "rude" ones that allocate whatever they interrupt).
@@ -29,7 +32,8 @@ UNW_PROGS = \
 	tests/progs/unw_nocfi \
 	tests/progs/unw_jit \
 	tests/progs/unw_sigalloc \
-	tests/progs/unw_swap
+	tests/progs/unw_swap \
+	tests/progs/unw_coro
 check_PROGRAMS += $(UNW_PROGS)
 
 tests_progs_unw_phdr_SOURCES = tests/progs/unw_phdr.c
@@ -50,6 +54,9 @@ tests_progs_unw_jit_CFLAGS = $(HP_PROG_CFLAGS)
 tests_progs_unw_sigalloc_SOURCES = tests/progs/unw_sigalloc.c
 tests_progs_unw_sigalloc_CFLAGS = $(HP_PROG_CFLAGS) -pthread
 tests_progs_unw_sigalloc_LDADD = -lpthread -lrt
+
+tests_progs_unw_coro_SOURCES = tests/progs/unw_coro.c
+tests_progs_unw_coro_CFLAGS = $(HP_PROG_CFLAGS)
 
 tests_progs_unw_swap_SOURCES = tests/progs/unw_swap.c
 tests_progs_unw_swap_CFLAGS = $(HP_PROG_CFLAGS)

@@ -25,6 +25,13 @@
 #      plugins whose unloads call heapprof's __cxa_finalize first ("announced", which then
 #      spares the walks through them a question to the loader), and the same two built
 #      without the start files, which do not (heapprof must ask the loader).
+#   7. tests/progs/unw_coro: allocations on coroutine stacks (ucontext), each unmapped and
+#      mapped again smaller at the same place, so that a walk meets the last walk's
+#      innermost frame (same return address, same stack pointer) while that walk's outer
+#      frames (a walk stopped at the depth limit, which the next may take up) lie in pages
+#      that are gone: no crash, and every block's stack through its own frames. lib/unwind reads the words under the last walk's frames only within
+#      the thread's own stack; tests/hazards/unprotected/reuse-unbounded.patch takes that
+#      out. (The walk's words on a coroutine stack are read through readable().)
 #   5. tests/progs/unw_sigalloc polite: per-thread timers every 200 us whose handlers free
 #      sampled blocks the interrupted code allocated at the same call site (so the handler
 #      may need the very shard lock the interrupted profiler holds), and malloc and free
@@ -45,7 +52,7 @@ set -u
 need_env
 need_go
 need_tool gzip timeout readelf nm
-need_prog unw_phdr unw_churn unw_nocfi unw_jit unw_sigalloc unw_swap
+need_prog unw_phdr unw_churn unw_nocfi unw_jit unw_sigalloc unw_swap unw_coro
 
 P=$top_builddir/tests/progs
 PLUGIN=$P/.libs/libunw_plugin.so
@@ -63,6 +70,7 @@ if [ "${UNW_STRESS:-0}" = 1 ]; then
 	SIG_ITERS=1500000 SIG_MIN=8000
 	RUDE_RUNS=12
 	SWAP_ROUNDS=400 SWAP_CALLS=50
+	CORO_ROUNDS=1000
 	LIMIT=300
 else
 	MODE=quick
@@ -73,6 +81,7 @@ else
 	SIG_ITERS=100000 SIG_MIN=1000
 	RUDE_RUNS=0
 	SWAP_ROUNDS=40 SWAP_CALLS=50
+	CORO_ROUNDS=100
 	LIMIT=120
 fi
 LIMIT=${UNW_LIMIT:-$LIMIT}
@@ -492,12 +501,33 @@ test_swap() {
 	swap_pair swap-unannounced c d 0
 }
 
+# --- 7. coroutine stacks unmapped and mapped again -----------------------------------------
+
+test_coro() {
+	local d=$tmp/coro deep near bytes blocks
+	run "coro without heapprof" plain "$tmp/coro-plain" "$P/unw_coro" "$CORO_ROUNDS"
+	run "coro at rate=1" lib "$d" "$P/unw_coro" "$CORO_ROUNDS" || return
+	bytes=$(awk '$1 == "coro" { print $2 }' "$d.out")
+	blocks=$(awk '$1 == "coro" { print $3 }' "$d.out")
+	deep=$(awk '$1 == "coro" { print $4 }' "$d.out")
+	near=$(awk '$1 == "coro" { print $5 }' "$d.out")
+	readable_profile "coro" "$d/p.*.exit.pb.gz"
+	[ -n "$prof" ] || return
+	same "coro: every block from the coroutines is in use at exit (at coro_leaf)" \
+		"$(sum "$prof.raw" 4 coro_leaf)" "$bytes"
+	same "coro: and every block" "$(sum "$prof.raw" 3 coro_leaf)" "$blocks"
+	same "coro: the deep chain's blocks have its frames (coro_pad, coro_deep: 100 of them, past the depth limit)" \
+		"$(in_stack "$prof.raw" coro_leaf unw_coro_push coro_pad coro_deep coro_deep)" "$deep"
+	same "coro: the near chain's blocks have theirs (coro_pad, then coro_entry_near)" \
+		"$(in_stack "$prof.raw" coro_leaf unw_coro_push coro_pad coro_entry_near)" "$near"
+}
+
 # --- all of them -------------------------------------------------------------------------
 
-for t in ${UNW_ONLY:-phdr churn nocfi jit sigalloc swap}; do
+for t in ${UNW_ONLY:-phdr churn nocfi jit sigalloc swap coro}; do
 	case $t in
-	phdr | churn | nocfi | jit | sigalloc | swap) "test_$t" ;;
-	*) fail "UNW_ONLY: unknown part $t (known: phdr churn nocfi jit sigalloc swap)" ;;
+	phdr | churn | nocfi | jit | sigalloc | swap | coro) "test_$t" ;;
+	*) fail "UNW_ONLY: unknown part $t (known: phdr churn nocfi jit sigalloc swap coro)" ;;
 	esac
 done
 
