@@ -38,6 +38,8 @@ all-announced|tests/hazards/unw_swap.sh|with every object taken as announcing it
 unload-underway|tests/hazards/unw_swap.sh|with a look at the loader's list taken as settled while an announced plugin is still in it (its unload under way: its finalizers allocate), the next plugin loaded where it was keeps its frame rules|
 reuse-unchecked|tests/integration/unwind_shapes.sh|with the last walk's outer frames taken unchecked, a call site reached from another caller at the same stack depth gets the first caller's frames|
 reuse-bp-unchecked|tests/integration/unwind_shapes.sh|with the saved rbp words under the last walk's outer frames taken unchecked (return addresses still checked), a frame whose caller is found by its rbp gets the last walk's caller when only that rbp differs|
+reuse-bp-unmatched|tests/integration/unwind_shapes.sh|with the rbp of the frame where a walk meets the last walk not compared (where the walk on reads it), a walk whose first frame differs from the last one's in its rbp alone gets the last walk's caller|
+again-bp-unmatched|tests/integration/unwind_shapes.sh|with the first frame's rbp not compared before the last walk's frames are taken whole (hp_unwind_again), the same|
 reuse-unbounded|tests/hazards/unwinding.sh|with the words under the last walk's outer frames read wherever they are (not only within the thread's own stack), a walk on a coroutine stack mapped again smaller reads the old stack's pages, which are gone, and the program dies|UNW_ONLY=coro|
 record-unchecked|tests/integration/records.sh|with a sampled block's record trusted as read, a double free goes to the allocator twice, and a block with a byte written in front of it is resized and freed from a garbage record|
 "

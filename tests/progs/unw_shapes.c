@@ -42,9 +42,10 @@
  * factor is -8), and ud2 traps (SIGILL, handler allocates, then skips
  * the ud2) at a function's first instruction, in the middle of a CFI row, and as the first
  * instruction of a new row (right after a push: the interrupted frame's row is the one at
- * its pc, not at pc - 1, because a signal frame's pc is not a return address). And two
+ * its pc, not at pc - 1, because a signal frame's pc is not a return address). And three
  * sites for the reuse of the last walk's outer frames (lib/unwind.c): twins (one leaf frame
- * under other callers at one depth) and bp_twins (walks that differ in a saved rbp alone). */
+ * under other callers at one depth), bp_twins (walks that differ in a saved rbp alone) and
+ * bp_match (walks that differ in the first frame's rbp alone). */
 #include <dlfcn.h>
 #include <alloca.h>
 #include <execinfo.h>
@@ -94,7 +95,7 @@ enum {
 	S_OMIT, S_FP, S_MIXED, S_ALLOCA, S_HUGE_OMIT, S_HUGE_FP, S_REALIGN, S_DRAP, S_ALIGN_FP,
 	S_ALIGN_NOFP, S_RECURSE, S_TAIL, S_RAISE, S_ALTSTACK, S_TRAP_ENTRY, S_TRAP_MID,
 	S_TRAP_EDGE, S_RBP24, S_RBP1016, S_RBP40016, S_SP32752, S_SP32768, S_BP16384,
-	S_BP16392, S_RA1016, S_RA1032, S_THREAD, S_QSORT, S_TWINS, S_BP_TWINS, NSITES
+	S_BP16392, S_RA1016, S_RA1032, S_THREAD, S_QSORT, S_TWINS, S_BP_TWINS, S_BP_MATCH, NSITES
 };
 
 static const site sites[NSITES] = {
@@ -128,6 +129,7 @@ static const site sites[NSITES] = {
 	[S_QSORT] = { "qsort", "fast", "leaf_qsort", 1 },	/* calls: one per comparison */
 	[S_TWINS] = { "twins", "fast", "leaf_twins", 8 },
 	[S_BP_TWINS] = { "bp_twins", "fast", "leaf_bp_twins", 6 },
+	[S_BP_MATCH] = { "bp_match", "fast", "leaf_bp_match", 6 },
 };
 
 /* A site's call count, opaque to the compiler: an unrolled loop would make each call's
@@ -218,6 +220,7 @@ LEAF(FP, leaf_thread, S_THREAD)
 LEAF(NOFP, leaf_qsort, S_QSORT)
 LEAF(NOFP, leaf_twins, S_TWINS)
 LEAF(NOFP, leaf_bp_twins, S_BP_TWINS)
+LEAF(NOFP, leaf_bp_match, S_BP_MATCH)
 
 /* --- hand-written frames ------------------------------------------------------------
  * Each takes a leaf (int (*)(void)) in rdi, calls it, returns its value. The traps call
@@ -686,6 +689,49 @@ static NOFP int bp_1(int pick)
 
 static const int bp_pattern[6] = { 0, 1, 0, 1, 1, 0 };
 
+/* The same two callers, with the leaf right under the frame-pointer function: the leaf
+ * leaves rbp alone (gcc -O2 keeps its values in rbx and r12), so the walk's first frame
+ * has bpm_f's rbp in the register, and the walk on reads it (bpm_f's CFA is rbp + 16).
+ * That first frame has the last walk's return address and stack pointer, and every word
+ * outside it holds what it held; its rbp alone differs, and is in no word: a walk that
+ * took the last walk's outer frames without comparing the frame's rbp (lib/unwind.c: the
+ * frame where a walk meets the last one, and hp_unwind_again's first frame) would show
+ * the other caller. */
+static FP int bpm_f(void)
+{
+	uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+	volatile char *low = alloca(fp - bp_floor);
+
+	low[0] = 1;
+	return leaf_bp_match() + low[0];
+}
+
+static NOFP int bpm_c1(void)
+{
+	volatile char pad[16];
+
+	pad[0] = 1;
+	return bpm_f() + pad[0];
+}
+
+static NOFP int bpm_c2(void)
+{
+	volatile char pad[512];
+
+	pad[0] = 1;
+	return bpm_f() + pad[0];
+}
+
+static int (*volatile bpm_callers[2])(void) = { bpm_c1, bpm_c2 };
+
+static NOFP int bpm_1(int pick)
+{
+	int r = bpm_callers[pick]();	/* one call site for both */
+
+	bp_seen += pick + 1;
+	return r;
+}
+
 /* --- main --------------------------------------------------------------------------- */
 
 static void handle(int sig, void (*fn)(int), int flags)
@@ -793,6 +839,8 @@ int main(int argc, char **argv)
 	bp_floor = ((uintptr_t)__builtin_frame_address(0) - 16384) & ~(uintptr_t)15;
 	for (int i = 0; i < calls_of(S_BP_TWINS); i++)
 		sink = bp_1(bp_pattern[i]);
+	for (int i = 0; i < calls_of(S_BP_MATCH); i++)
+		sink = bpm_1(bp_pattern[i]);
 
 	fprintf(out, "main %p\n", (void *)main);
 	for (int s = 0; s < NSITES; s++)
