@@ -25,13 +25,6 @@
 #      plugins whose unloads call heapprof's __cxa_finalize first ("announced", which then
 #      spares the walks through them a question to the loader), and the same two built
 #      without the start files, which do not (heapprof must ask the loader).
-#   7. tests/progs/unw_coro: allocations on coroutine stacks (ucontext), each unmapped and
-#      mapped again smaller at the same place, so that a walk meets the last walk's
-#      innermost frame (same return address, same stack pointer) while that walk's outer
-#      frames (a walk stopped at the depth limit, which the next may take up) lie in pages
-#      that are gone: no crash, and every block's stack through its own frames. lib/unwind reads the words under the last walk's frames only within
-#      the thread's own stack; tests/hazards/unprotected/reuse-unbounded.patch takes that
-#      out. (The walk's words on a coroutine stack are read through readable().)
 #   5. tests/progs/unw_sigalloc polite: per-thread timers every 200 us whose handlers free
 #      sampled blocks the interrupted code allocated at the same call site (so the handler
 #      may need the very shard lock the interrupted profiler holds), and malloc and free
@@ -39,6 +32,14 @@
 #      all accounted for (nothing left in use). The stress version adds short runs of
 #      unw_sigalloc rude, whose handlers also allocate while the code is in malloc or free
 #      (inside heapprof, which may be inside jemalloc): no crash, no hang.
+#   7. tests/progs/unw_coro: allocations on coroutine stacks (ucontext), each unmapped and
+#      mapped again smaller at the same place, so that a walk meets the last walk's
+#      innermost frame (same return address, same stack pointer) while that walk's outer
+#      frames (a walk stopped at the depth limit, which the next may take up) lie in pages
+#      that are gone: no crash, and every block's stack through its own frames. lib/unwind
+#      reads the words under the last walk's frames only within the thread's own stack;
+#      tests/hazards/unprotected/reuse-unbounded.patch takes that out. (The walk's own
+#      words on a coroutine stack are read through readable().)
 #
 # Quick version (make check). tests/hazards/unwinding_stress.sh runs this script with
 # UNW_STRESS=1: the same checks with many more rounds (make stress). UNW_ONLY="phdr jit"
