@@ -638,6 +638,46 @@ static NOFP int twins_1(int pick)
 
 static const int twins_pattern[8] = { 0, 0, 1, 0, 2, 2, 1, 1 };
 
+static uintptr_t bp_floor;	/* below every PFX_f frame (BP_CHAIN): set in main */
+static volatile int bp_seen;
+
+/* A chain for the two sites below: PFX_1(pick) calls PFX_c1 (a small frame) or PFX_c2 (a
+ * large one whose extra words it never writes) from one call site, and each calls PFX_f, a
+ * frame-pointer function whose alloca puts its stack pointer at one place (bp_floor less
+ * its fixed frame) whatever its caller; PFX_f then calls CALL. Only the lowest byte of the
+ * alloca, and of each pad, is written: the words above stay as they were. */
+#define BP_CHAIN(PFX, CALL)								\
+	static FP int PFX##_f(void)							\
+	{										\
+		uintptr_t fp = (uintptr_t)__builtin_frame_address(0);			\
+		volatile char *low = alloca(fp - bp_floor);				\
+											\
+		low[0] = 1;								\
+		return CALL + low[0];							\
+	}										\
+	static NOFP int PFX##_c1(void)							\
+	{										\
+		volatile char pad[16];							\
+											\
+		pad[0] = 1;								\
+		return PFX##_f() + pad[0];						\
+	}										\
+	static NOFP int PFX##_c2(void)							\
+	{										\
+		volatile char pad[512];							\
+											\
+		pad[0] = 1;								\
+		return PFX##_f() + pad[0];						\
+	}										\
+	static int (*volatile PFX##_callers[2])(void) = { PFX##_c1, PFX##_c2 };		\
+	static NOFP int PFX##_1(int pick)						\
+	{										\
+		int r = PFX##_callers[pick]();	/* one call site for both */		\
+											\
+		bp_seen += pick + 1;							\
+		return r;								\
+	}
+
 /* Two walks that differ in one saved rbp alone. bp_f keeps its frame pointer and takes
  * its caller's frame off rbp (an alloca), and sizes its alloca so that its stack pointer,
  * and with it the frames of unw_shapes_bp_push and of the leaf under it, are at one place
@@ -649,45 +689,7 @@ static const int twins_pattern[8] = { 0, 0, 1, 0, 2, 2, 1, 1 };
  * what it held (bp_c2's unwritten words keep bp_c1's chain); only bp_f's rbp, in
  * unw_shapes_bp_push's slot, differs. A walk that took the last walk's outer frames
  * without checking that word would show the other caller. */
-static uintptr_t bp_floor;	/* below every bp_f frame: set in main */
-
-static FP int bp_f(void)
-{
-	uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
-	volatile char *low = alloca(fp - bp_floor);
-
-	low[0] = 1;	/* the lowest byte only: the words above stay as they were */
-	return unw_shapes_bp_push(leaf_bp_twins) + low[0];
-}
-
-static NOFP int bp_c1(void)
-{
-	volatile char pad[16];
-
-	pad[0] = 1;
-	return bp_f() + pad[0];
-}
-
-static NOFP int bp_c2(void)
-{
-	volatile char pad[512];
-
-	pad[0] = 1;
-	return bp_f() + pad[0];
-}
-
-static int (*volatile bp_callers[2])(void) = { bp_c1, bp_c2 };
-static volatile int bp_seen;
-
-static NOFP int bp_1(int pick)
-{
-	int r = bp_callers[pick]();	/* one call site for both */
-
-	bp_seen += pick + 1;
-	return r;
-}
-
-static const int bp_pattern[6] = { 0, 1, 0, 1, 1, 0 };
+BP_CHAIN(bp, unw_shapes_bp_push(leaf_bp_twins))
 
 /* The same two callers, with the leaf right under the frame-pointer function: the leaf
  * leaves rbp alone (gcc -O2 keeps its values in rbx and r12), so the walk's first frame
@@ -697,40 +699,9 @@ static const int bp_pattern[6] = { 0, 1, 0, 1, 1, 0 };
  * took the last walk's outer frames without comparing the frame's rbp (lib/unwind.c: the
  * frame where a walk meets the last one, and hp_unwind_again's first frame) would show
  * the other caller. */
-static FP int bpm_f(void)
-{
-	uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
-	volatile char *low = alloca(fp - bp_floor);
+BP_CHAIN(bpm, leaf_bp_match())
 
-	low[0] = 1;
-	return leaf_bp_match() + low[0];
-}
-
-static NOFP int bpm_c1(void)
-{
-	volatile char pad[16];
-
-	pad[0] = 1;
-	return bpm_f() + pad[0];
-}
-
-static NOFP int bpm_c2(void)
-{
-	volatile char pad[512];
-
-	pad[0] = 1;
-	return bpm_f() + pad[0];
-}
-
-static int (*volatile bpm_callers[2])(void) = { bpm_c1, bpm_c2 };
-
-static NOFP int bpm_1(int pick)
-{
-	int r = bpm_callers[pick]();	/* one call site for both */
-
-	bp_seen += pick + 1;
-	return r;
-}
+static const int bp_pattern[6] = { 0, 1, 0, 1, 1, 0 };
 
 /* --- main --------------------------------------------------------------------------- */
 
