@@ -646,6 +646,14 @@ static volatile int bp_seen;
  * frame-pointer function whose alloca puts its stack pointer at one place (bp_floor less
  * its fixed frame) whatever its caller; PFX_f then calls CALL. Only the lowest byte of the
  * alloca, and of each pad, is written: the words above stay as they were. */
+#define BP_CALLER(PFX, NAME, PAD)							\
+	static NOFP int PFX##_##NAME(void)						\
+	{										\
+		volatile char pad[PAD];							\
+											\
+		pad[0] = 1;								\
+		return PFX##_f() + pad[0];						\
+	}
 #define BP_CHAIN(PFX, CALL)								\
 	static FP int PFX##_f(void)							\
 	{										\
@@ -655,20 +663,8 @@ static volatile int bp_seen;
 		low[0] = 1;								\
 		return CALL + low[0];							\
 	}										\
-	static NOFP int PFX##_c1(void)							\
-	{										\
-		volatile char pad[16];							\
-											\
-		pad[0] = 1;								\
-		return PFX##_f() + pad[0];						\
-	}										\
-	static NOFP int PFX##_c2(void)							\
-	{										\
-		volatile char pad[512];							\
-											\
-		pad[0] = 1;								\
-		return PFX##_f() + pad[0];						\
-	}										\
+	BP_CALLER(PFX, c1, 16)								\
+	BP_CALLER(PFX, c2, 512)								\
 	static int (*volatile PFX##_callers[2])(void) = { PFX##_c1, PFX##_c2 };		\
 	static NOFP int PFX##_1(int pick)						\
 	{										\
