@@ -41,6 +41,7 @@ reuse-bp-unchecked|tests/integration/unwind_shapes.sh|with the saved rbp words u
 reuse-bp-unmatched|tests/integration/unwind_shapes.sh|with the rbp of the frame where a walk meets the last walk not compared (where the walk on reads it), a walk whose first frame differs from the last one's in its rbp alone gets the last walk's caller|
 again-bp-unmatched|tests/integration/unwind_shapes.sh|with the first frame's rbp not compared before the last walk's frames are taken whole (hp_unwind_again), the same|
 reuse-unbounded|tests/hazards/unwinding.sh|with the words under the last walk's outer frames read wherever they are (not only within the thread's own stack), a walk on a coroutine stack mapped again smaller reads the old stack's pages, which are gone, and the program dies|UNW_ONLY=coro|
+walk-untrusted|tests/hazards/unwinding.sh|with every word a frame rule points at read directly (not only those within the thread's stack), a walk through a saved rbp slot that holds a pointer to an unmapped page dies|UNW_ONLY=badslot|
 record-unchecked|tests/integration/records.sh|with a sampled block's record trusted as read, a double free goes to the allocator twice, and a block with a byte written in front of it is resized and freed from a garbage record|
 "
 

@@ -15,6 +15,8 @@
 #   - allocates on coroutine stacks (ucontext) that it unmaps and maps again, smaller, at
 #     the same place, so that a walk meets the last walk's innermost frame while that walk's
 #     outer frames are in pages that are gone (tests/progs/unw_coro);
+#   - allocates under a frame whose saved rbp slot points at a page that cannot be read,
+#     while the frame above it finds its caller by rbp (tests/progs/unw_badslot);
 #   - allocates and frees in signal handlers that interrupt the profiler
 #     (tests/progs/unw_sigalloc: "polite" handlers allocate only outside malloc/free, the
 #     stress version adds "rude" ones that allocate whatever they interrupt).
@@ -33,7 +35,8 @@ UNW_PROGS = \
 	tests/progs/unw_jit \
 	tests/progs/unw_sigalloc \
 	tests/progs/unw_swap \
-	tests/progs/unw_coro
+	tests/progs/unw_coro \
+	tests/progs/unw_badslot
 check_PROGRAMS += $(UNW_PROGS)
 
 tests_progs_unw_phdr_SOURCES = tests/progs/unw_phdr.c
@@ -57,6 +60,9 @@ tests_progs_unw_sigalloc_LDADD = -lpthread -lrt
 
 tests_progs_unw_coro_SOURCES = tests/progs/unw_coro.c
 tests_progs_unw_coro_CFLAGS = $(HP_PROG_CFLAGS)
+
+tests_progs_unw_badslot_SOURCES = tests/progs/unw_badslot.c
+tests_progs_unw_badslot_CFLAGS = $(HP_PROG_CFLAGS)
 
 tests_progs_unw_swap_SOURCES = tests/progs/unw_swap.c
 tests_progs_unw_swap_CFLAGS = $(HP_PROG_CFLAGS)

@@ -40,6 +40,13 @@
 #      reads the words under the last walk's frames only within the thread's own stack;
 #      tests/hazards/unprotected/reuse-unbounded.patch takes that out. (The walk's own
 #      words on a coroutine stack are read through readable().)
+#   8. tests/progs/unw_badslot: allocations under a frame (with exact CFI) whose saved rbp
+#      slot holds, every other round, a pointer to an unmapped page or a PROT_NONE one,
+#      while the frame above it finds its caller by rbp: the rules are right (made on the
+#      good rounds), the word they point at is not on the stack. The walk must check it before it reads it (lib/unwind reads a word
+#      directly only within the thread's stack: step_word) and end there: no crash, every
+#      block's stack from the leaf to badslot_f. tests/hazards/unprotected/
+#      walk-untrusted.patch reads every word directly.
 #
 # Quick version (make check). tests/hazards/unwinding_stress.sh runs this script with
 # UNW_STRESS=1: the same checks with many more rounds (make stress). UNW_ONLY="phdr jit"
@@ -53,7 +60,7 @@ set -u
 need_env
 need_go
 need_tool gzip timeout readelf nm
-need_prog unw_phdr unw_churn unw_nocfi unw_jit unw_sigalloc unw_swap unw_coro
+need_prog unw_phdr unw_churn unw_nocfi unw_jit unw_sigalloc unw_swap unw_coro unw_badslot
 
 P=$top_builddir/tests/progs
 PLUGIN=$P/.libs/libunw_plugin.so
@@ -72,6 +79,7 @@ if [ "${UNW_STRESS:-0}" = 1 ]; then
 	RUDE_RUNS=12
 	SWAP_ROUNDS=400 SWAP_CALLS=50
 	CORO_ROUNDS=1000
+	BADSLOT_ROUNDS=20000
 	LIMIT=300
 else
 	MODE=quick
@@ -83,6 +91,7 @@ else
 	RUDE_RUNS=0
 	SWAP_ROUNDS=40 SWAP_CALLS=50
 	CORO_ROUNDS=100
+	BADSLOT_ROUNDS=1000
 	LIMIT=120
 fi
 LIMIT=${UNW_LIMIT:-$LIMIT}
@@ -523,12 +532,31 @@ test_coro() {
 		"$(in_stack "$prof.raw" coro_leaf unw_coro_push coro_pad coro_entry_near)" "$near"
 }
 
+# --- 8. a saved rbp slot that points at a page that cannot be read -------------------------
+
+test_badslot() {
+	local d=$tmp/badslot bytes blocks
+	run "badslot without heapprof" plain "$tmp/badslot-plain" "$P/unw_badslot" "$BADSLOT_ROUNDS"
+	run "badslot at rate=1" lib "$d" "$P/unw_badslot" "$BADSLOT_ROUNDS" || return
+	bytes=$(awk '$1 == "badslot" { print $2 }' "$d.out")
+	blocks=$(awk '$1 == "badslot" { print $3 }' "$d.out")
+	readable_profile "badslot" "$d/p.*.exit.pb.gz"
+	[ -n "$prof" ] || return
+	same "badslot: every block is in use at exit (at badslot_leaf)" \
+		"$(sum "$prof.raw" 4 badslot_leaf)" "$bytes"
+	same "badslot: and each one's stack goes through unw_badslot_call to badslot_f" \
+		"$(in_stack "$prof.raw" badslot_leaf unw_badslot_call badslot_f)" "$blocks"
+	same "badslot: those of the rounds that left the slot alone on to main" \
+		"$(in_stack "$prof.raw" badslot_leaf unw_badslot_call badslot_f main)" \
+		"$(awk '$1 == "badslot" { print $4 }' "$d.out")"
+}
+
 # --- all of them -------------------------------------------------------------------------
 
-for t in ${UNW_ONLY:-phdr churn nocfi jit sigalloc swap coro}; do
+for t in ${UNW_ONLY:-phdr churn nocfi jit sigalloc swap coro badslot}; do
 	case $t in
-	phdr | churn | nocfi | jit | sigalloc | swap | coro) "test_$t" ;;
-	*) fail "UNW_ONLY: unknown part $t (known: phdr churn nocfi jit sigalloc swap coro)" ;;
+	phdr | churn | nocfi | jit | sigalloc | swap | coro | badslot) "test_$t" ;;
+	*) fail "UNW_ONLY: unknown part $t (known: phdr churn nocfi jit sigalloc swap coro badslot)" ;;
 	esac
 done
 
