@@ -58,10 +58,10 @@ tests_progs_unw_sigalloc_SOURCES = tests/progs/unw_sigalloc.c
 tests_progs_unw_sigalloc_CFLAGS = $(HP_PROG_CFLAGS) -pthread
 tests_progs_unw_sigalloc_LDADD = -lpthread -lrt
 
-tests_progs_unw_coro_SOURCES = tests/progs/unw_coro.c
+tests_progs_unw_coro_SOURCES = tests/progs/unw_coro.c tests/progs/unw_kept.h
 tests_progs_unw_coro_CFLAGS = $(HP_PROG_CFLAGS)
 
-tests_progs_unw_badslot_SOURCES = tests/progs/unw_badslot.c
+tests_progs_unw_badslot_SOURCES = tests/progs/unw_badslot.c tests/progs/unw_kept.h
 tests_progs_unw_badslot_CFLAGS = $(HP_PROG_CFLAGS)
 
 tests_progs_unw_swap_SOURCES = tests/progs/unw_swap.c

@@ -513,16 +513,20 @@ test_swap() {
 
 # --- 7. coroutine stacks unmapped and mapped again -----------------------------------------
 
+# kept_run NAME ROUNDS: tests/progs/unw_NAME ROUNDS without heapprof, then at rate=1 in
+# $tmp/NAME, whose exit profile is then read ($prof; empty if not); the program's line
+# "NAME F2 F3 ..." is in $kept (F2 at index 1). Fails (1) when there is nothing to check.
+kept_run() {
+	run "$1 without heapprof" plain "$tmp/$1-plain" "$P/unw_$1" "$2"
+	run "$1 at rate=1" lib "$tmp/$1" "$P/unw_$1" "$2" || return 1
+	read -r -a kept < <(awk -v n="$1" '$1 == n' "$tmp/$1.out")
+	readable_profile "$1" "$tmp/$1/p.*.exit.pb.gz"
+	[ -n "$prof" ]
+}
+
 test_coro() {
-	local d=$tmp/coro deep near bytes blocks
-	run "coro without heapprof" plain "$tmp/coro-plain" "$P/unw_coro" "$CORO_ROUNDS"
-	run "coro at rate=1" lib "$d" "$P/unw_coro" "$CORO_ROUNDS" || return
-	bytes=$(awk '$1 == "coro" { print $2 }' "$d.out")
-	blocks=$(awk '$1 == "coro" { print $3 }' "$d.out")
-	deep=$(awk '$1 == "coro" { print $4 }' "$d.out")
-	near=$(awk '$1 == "coro" { print $5 }' "$d.out")
-	readable_profile "coro" "$d/p.*.exit.pb.gz"
-	[ -n "$prof" ] || return
+	kept_run coro "$CORO_ROUNDS" || return
+	local bytes=${kept[1]-} blocks=${kept[2]-} deep=${kept[3]-} near=${kept[4]-}
 	same "coro: every block from the coroutines is in use at exit (at coro_leaf)" \
 		"$(sum "$prof.raw" 4 coro_leaf)" "$bytes"
 	same "coro: and every block" "$(sum "$prof.raw" 3 coro_leaf)" "$blocks"
@@ -535,20 +539,14 @@ test_coro() {
 # --- 8. a saved rbp slot that points at a page that cannot be read -------------------------
 
 test_badslot() {
-	local d=$tmp/badslot bytes blocks
-	run "badslot without heapprof" plain "$tmp/badslot-plain" "$P/unw_badslot" "$BADSLOT_ROUNDS"
-	run "badslot at rate=1" lib "$d" "$P/unw_badslot" "$BADSLOT_ROUNDS" || return
-	bytes=$(awk '$1 == "badslot" { print $2 }' "$d.out")
-	blocks=$(awk '$1 == "badslot" { print $3 }' "$d.out")
-	readable_profile "badslot" "$d/p.*.exit.pb.gz"
-	[ -n "$prof" ] || return
+	kept_run badslot "$BADSLOT_ROUNDS" || return
+	local bytes=${kept[1]-} blocks=${kept[2]-} good=${kept[3]-}
 	same "badslot: every block is in use at exit (at badslot_leaf)" \
 		"$(sum "$prof.raw" 4 badslot_leaf)" "$bytes"
 	same "badslot: and each one's stack goes through unw_badslot_call to badslot_f" \
 		"$(in_stack "$prof.raw" badslot_leaf unw_badslot_call badslot_f)" "$blocks"
 	same "badslot: those of the rounds that left the slot alone on to main" \
-		"$(in_stack "$prof.raw" badslot_leaf unw_badslot_call badslot_f main)" \
-		"$(awk '$1 == "badslot" { print $4 }' "$d.out")"
+		"$(in_stack "$prof.raw" badslot_leaf unw_badslot_call badslot_f main)" "$good"
 }
 
 # --- all of them -------------------------------------------------------------------------

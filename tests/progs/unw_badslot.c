@@ -19,26 +19,14 @@
  * round; GOOD: the blocks of the rounds that left the slot alone, whose stacks go on to
  * main) and exits 0; 1 if the pages cannot be set up. */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#define NOFP __attribute__((noipa, optimize("omit-frame-pointer")))
-#define FP __attribute__((noipa, optimize("no-omit-frame-pointer")))
+#define KEPT_PROG "unw_badslot"
+#include "unw_kept.h"
+
 #define MAXROUNDS 100000
 
-static void **blocks;
-static int nblocks;
-static size_t bytes;
 static volatile int sink;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "unw_badslot: %s\n", what);
-	exit(1);
-}
 
 typedef int (*leaf_fn)(size_t);
 int unw_badslot_call(leaf_fn f, size_t size, uintptr_t bad);
@@ -64,17 +52,7 @@ __asm__(".text\n.p2align 4\n.globl unw_badslot_call\n.type unw_badslot_call, @fu
 	"popq %rbp\n.cfi_restore %rbp\n.cfi_def_cfa_offset 8\n"
 	"ret\n.cfi_endproc\n.size unw_badslot_call, .-unw_badslot_call\n");
 
-static NOFP int badslot_leaf(size_t size)
-{
-	void *p = malloc(size);
-
-	if (!p)
-		die("malloc failed");
-	memset(p, 1, 16);
-	blocks[nblocks++] = p;
-	bytes += size;
-	return 1;
-}
+KEPT_LEAF(badslot_leaf)
 
 static FP int badslot_f(size_t size, uintptr_t bad)
 {
@@ -91,21 +69,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: unw_badslot ROUNDS (1 to %d)\n", MAXROUNDS);
 		return 2;
 	}
-	/* the array of blocks from mmap: the program allocates nothing else with malloc */
-	blocks = mmap(NULL, (size_t)rounds * sizeof(void *), PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	kept_init(rounds);
 	/* three PROT_NONE pages, the middle one then unmapped: a one-page hole that no later
 	 * mapping of jemalloc's (megabytes) fills */
 	none = mmap(NULL, 3 * (size_t)page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	gone = none + page;
-	if (blocks == MAP_FAILED || none == MAP_FAILED || munmap(gone, (size_t)page) != 0)
-		die("cannot set up the pages");
+	if (none == MAP_FAILED || munmap(gone, (size_t)page) != 0)
+		kept_die("cannot set up the pages");
 	for (int r = 0; r < rounds; r++) {
 		uintptr_t bad = (uintptr_t)(r & 2 ? none : gone) + 64;
 
 		sink = badslot_f(7001 + (size_t)r, r & 1 ? bad : 0);
 		good += !(r & 1);
 	}
-	printf("badslot %zu %d %d\n", bytes, nblocks, good);
+	printf("badslot %zu %d %d\n", kept_bytes, kept_n, good);
 	return 0;
 }

@@ -27,14 +27,10 @@
  * with a message if a mapping cannot be made. */
 #include <alloca.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <ucontext.h>
 
-#define NOFP __attribute__((noipa, optimize("omit-frame-pointer")))
-#define FP __attribute__((noipa, optimize("no-omit-frame-pointer")))
+#define KEPT_PROG "unw_coro"
+#include "unw_kept.h"
 
 #define BIG (192 * 1024)
 #define SMALL (64 * 1024)	/* mapped again at the big one's bottom */
@@ -45,16 +41,7 @@
 static ucontext_t main_uc, coro_uc;
 static uintptr_t target;	/* where coro_pad brings its stack pointer */
 static size_t next_size;
-static void *blocks[2 * MAXROUNDS];
-static int nblocks;
-static size_t bytes;
 static volatile int sink;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "unw_coro: %s\n", what);
-	exit(1);
-}
 
 typedef int (*leaf_fn)(size_t);
 int unw_coro_push(leaf_fn f, size_t size);
@@ -70,17 +57,7 @@ __asm__(".text\n.p2align 4\n.globl unw_coro_push\n.type unw_coro_push, @function
 	"popq %rbp\n.cfi_restore %rbp\n.cfi_def_cfa_offset 8\n"
 	"ret\n.cfi_endproc\n.size unw_coro_push, .-unw_coro_push\n");
 
-static NOFP int coro_leaf(size_t size)
-{
-	void *p = malloc(size);
-
-	if (!p)
-		die("malloc failed");
-	memset(p, 1, 16);
-	blocks[nblocks++] = p;
-	bytes += size;
-	return 1;
-}
+KEPT_LEAF(coro_leaf)
 
 /* The same stack pointer at the call below whatever the depth: the alloca takes what lies
  * between this frame and target. Only its lowest byte is written. */
@@ -117,13 +94,13 @@ static void coro_entry_near(void)
 static void run_on(void *lo, size_t size, void (*fn)(void))
 {
 	if (getcontext(&coro_uc) != 0)
-		die("getcontext failed");
+		kept_die("getcontext failed");
 	coro_uc.uc_stack.ss_sp = lo;
 	coro_uc.uc_stack.ss_size = size;
 	coro_uc.uc_link = &main_uc;
 	makecontext(&coro_uc, fn, 0);
 	if (swapcontext(&main_uc, &coro_uc) != 0)
-		die("swapcontext failed");
+		kept_die("swapcontext failed");
 }
 
 int main(int argc, char **argv)
@@ -134,12 +111,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: unw_coro ROUNDS (1 to %d)\n", MAXROUNDS);
 		return 2;
 	}
+	kept_init(2 * rounds);
 	for (int r = 0; r < rounds; r++) {
 		char *big, *small;
 
 		big = mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (big == MAP_FAILED)
-			die("cannot map the 192 KiB stack");
+			kept_die("cannot map the 192 KiB stack");
 		/* the deep chain's frames lie above 92 KiB, over the small stack's top (64
 		 * KiB); target leaves the leaf (and heapprof under it) 56 KiB of stack */
 		target = (uintptr_t)big + TARGET_AT;
@@ -147,17 +125,17 @@ int main(int argc, char **argv)
 		run_on(big, BIG, coro_entry_deep);
 		deep++;
 		if (munmap(big, BIG) != 0)
-			die("munmap failed");
+			kept_die("munmap failed");
 		small = mmap(big, SMALL, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (small == MAP_FAILED || small != big)
-			die("cannot map the 64 KiB stack where the 192 KiB one was");
+			kept_die("cannot map the 64 KiB stack where the 192 KiB one was");
 		next_size = 5001 + (size_t)r;
 		run_on(small, SMALL, coro_entry_near);
 		near++;
 		if (munmap(small, SMALL) != 0)
-			die("munmap failed");
+			kept_die("munmap failed");
 	}
-	printf("coro %zu %d %d %d\n", bytes, nblocks, deep, near);
+	printf("coro %zu %d %d %d\n", kept_bytes, kept_n, deep, near);
 	return 0;
 }
