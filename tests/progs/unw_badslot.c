@@ -26,9 +26,6 @@
 
 #define MAXROUNDS 100000
 
-static volatile int sink;
-
-typedef int (*leaf_fn)(size_t);
 int unw_badslot_call(leaf_fn f, size_t size, uintptr_t bad);
 
 /* rdi: the leaf, rsi: its argument, rdx: what the pushed rbp slot holds while it runs

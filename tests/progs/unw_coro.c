@@ -41,9 +41,6 @@
 static ucontext_t main_uc, coro_uc;
 static uintptr_t target;	/* where coro_pad brings its stack pointer */
 static size_t next_size;
-static volatile int sink;
-
-typedef int (*leaf_fn)(size_t);
 int unw_coro_push(leaf_fn f, size_t size);
 
 /* rbp pushed (saved at CFA-16) and left as it was, the CFA on rsp: the leaf frame's rbp is

@@ -13,6 +13,10 @@
 #define NOFP __attribute__((noipa, optimize("omit-frame-pointer")))
 #define FP __attribute__((noipa, optimize("no-omit-frame-pointer")))
 
+/* The leaves' type (KEPT_LEAF below), for the assembly frames that call them. */
+typedef int (*leaf_fn)(size_t);
+
+static volatile int sink;	/* what the chains return: used, so that no call is dropped */
 static void **kept_blocks;
 static int kept_n, kept_max;
 static size_t kept_bytes;
