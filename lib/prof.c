@@ -132,6 +132,13 @@ int hp_prof_init(void)
  * on it without hashing and looking up the frames again. NULL: none. */
 static __thread hp_stack *last_stack;
 
+/* peak='s estimate of the live heap, after a sample was counted on its stack. */
+static inline void peak_add(size_t size, double w)
+{
+	if (__builtin_expect(hp_peak_on, 0))
+		hp_peak_change(llround((double)size * w));
+}
+
 /* The stack table's in-use figures, and peak='s estimate of the live heap with them. */
 static hp_stack *track(const uint64_t *pcs, uint32_t depth, size_t size, double w, int same)
 {
@@ -147,8 +154,8 @@ static hp_stack *track(const uint64_t *pcs, uint32_t depth, size_t size, double 
 		s = last_stack = hp_stacktab_add(pcs, depth, size, w);
 	}
 
-	if (s && __builtin_expect(hp_peak_on, 0))
-		hp_peak_change(llround((double)size * w));
+	if (s)
+		peak_add(size, w);
 	return s;
 }
 
@@ -176,6 +183,8 @@ static void *base_of(void *p, unsigned lg_off)
  * allocated), or, with lg_off 0, a block jemalloc served from another arena (it does so
  * for a thread whose jemalloc state was already torn down: pthread key destructors at
  * thread exit): its free will not come to us, so it is counted as allocated, never in use. */
+static int dense(void);
+
 static void record(void *p, size_t size, const uintptr_t *entry, unsigned lg_off)
 {
 	uint64_t pcs[HP_DEPTH_MAX];
@@ -185,11 +194,19 @@ static void record(void *p, size_t size, const uintptr_t *entry, unsigned lg_off
 	hp_liverec r = { NULL, size, 0.0, lg_off };
 	hp_stack *s;
 
-	depth = hp_unwind_again(entry, pcs, config.depth);
-	same = depth > 0;	/* this thread's last stack again */
-	if (!same)
-		depth = hp_unwind_capture_at(entry, pcs, config.depth);
-	s = track(pcs, (uint32_t)depth, size, w, same);
+	if (entry && (s = (hp_stack *)(uintptr_t)hp_unwind_recall(entry)) != NULL) {
+		/* a walk from here that this thread made before, unchanged: its stack's entry */
+		hp_stacktab_again(s, size, w);
+		peak_add(size, w);
+	} else {
+		depth = hp_unwind_again(entry, pcs, config.depth);
+		same = depth > 0;	/* this thread's last stack again */
+		if (!same)
+			depth = hp_unwind_capture_at(entry, pcs, config.depth);
+		s = track(pcs, (uint32_t)depth, size, w, same);
+		if (s && entry && dense())
+			hp_unwind_remember(entry, s, config.depth);
+	}
 
 	if (config.interval)	/* interval= is on: its running total */
 		hp_trigger_allocated((uint64_t)((double)size * w));

@@ -1586,6 +1586,8 @@ static void close_libunwind_pipe(const unsigned char *before)
 	}
 }
 
+static void recall_init(void);	/* the recalled walks, below */
+
 int hp_unwind_init(void)
 {
 	unsigned char before[FD_SCAN];
@@ -1600,6 +1602,7 @@ int hp_unwind_init(void)
 	hp_mem_static(HP_MEM_UNWIND, snaps, sizeof(snaps));
 	hp_mem_static(HP_MEM_UNWIND, rules, sizeof(rules));
 	hp_mem_static(HP_MEM_UNWIND, packed, sizeof(packed));
+	recall_init();
 	find_finalize();	/* now, not from inside a dlclose */
 	if (!find_iterate() || !read_enter(READ_WAIT_MS))
 		return -ENOSYS;
@@ -1923,16 +1926,130 @@ static __attribute__((noinline)) int fast_walk(const uintptr_t r0[3], uintptr_t 
 	return walk(r0, lo, subs, pcs, max, how);
 }
 
+/* The words of this thread's stack from its current stack pointer up: lo and the count n
+ * that reusable() and the recalled walks' check take (0 off the thread's own stack, as on a
+ * coroutine's: then nothing is taken from an earlier walk). */
+static inline uintptr_t trusted_here(uintptr_t *lo)
+{
+	uintptr_t hi;
+
+	__asm__("movq %%rsp, %0" : "=r"(*lo));	/* the words above are this thread's live frames */
+	hi = (*lo & ~(uintptr_t)4095) >= stack_lo && *lo < stack_hi ? stack_hi : 0;
+	return hi > *lo + sizeof(uintptr_t) ? hi - *lo - sizeof(uintptr_t) + 1 : 0;
+}
+
 int hp_unwind_again(const uintptr_t *entry, uint64_t *pcs, int max)
 {
-	uintptr_t lo, hi;
+	uintptr_t lo, n;
 
 	if (!entry || !walk_kept || !ready || max <= 0 || !stack_found || !same_first(entry))
 		return 0;
-	__asm__("movq %%rsp, %0" : "=r"(lo));	/* the words above are this thread's live frames */
-	hi = (lo & ~(uintptr_t)4095) >= stack_lo && lo < stack_hi ? stack_hi : 0;
-	return same_again(entry, lo, hi > lo + sizeof(uintptr_t) ? hi - lo - sizeof(uintptr_t) + 1 : 0,
-			  pcs, max);	/* last[] stays as it is, walk_kept with it */
+	n = trusted_here(&lo);
+	return same_again(entry, lo, n, pcs, max);	/* last[] stays as it is, walk_kept with it */
+}
+
+/* Recalled walks (hp_unwind_recall): a thread's walks kept by where they started, the
+ * entry's return address and stack pointer, RECALL_SLOTS of them in a table the thread
+ * allocates at its first (at dense rates only: lib/prof). Each holds what same_again needs
+ * of last[]: its first frame's registers, the flags and the unload count its rules hold
+ * by, and a copy of the check list of its outer frames (chk[], their bounds), with the
+ * caller's tag (lib/prof: the stack's entry in the table). A walk with more words to check
+ * than RECALL_CHK is not kept. */
+#define RECALL_SLOTS 64
+#define RECALL_CHK 40
+typedef struct recall {
+	uintptr_t ip, sp, bp;		/* the walk's first frame */
+	uintptr_t cmin, cmax;		/* the bounds of chk's words (nchk > 0) */
+	unsigned long long subs;	/* the unload count of its rules */
+	const void *tag;		/* NULL: an empty slot */
+	uint16_t nchk;
+	unsigned char operm, obp;	/* its first frame's, as in wframe */
+	wcheck chk[RECALL_CHK];
+} recall;
+#define RECALLS_GONE ((recall *)1)	/* the thread is exiting: no table again */
+static __thread recall *recalls;
+static pthread_key_t recall_key;
+static int recall_key_made;
+
+static void recall_thread_exit(void *arg)
+{
+	(void)arg;
+	if (recalls && recalls != RECALLS_GONE)
+		hp_ifree_k(HP_MEM_UNWIND, recalls);
+	recalls = RECALLS_GONE;
+}
+
+static void recall_init(void)
+{
+	if (pthread_key_create(&recall_key, recall_thread_exit) == 0)
+		__atomic_store_n(&recall_key_made, 1, __ATOMIC_RELEASE);
+}
+
+static inline recall *recall_slot(recall *t, uintptr_t ip, uintptr_t sp)
+{
+	return &t[((ip * 0x9e3779b97f4a7c15ull) ^ sp) >> 4 & (RECALL_SLOTS - 1)];
+}
+
+const void *hp_unwind_recall(const uintptr_t *entry)
+{
+	recall *t = recalls, *r;
+	uintptr_t lo, n, d = 0;
+
+	if (!t || t == RECALLS_GONE || !entry || !stack_found)
+		return NULL;
+	r = recall_slot(t, entry[0], entry[1]);
+	if (r->ip != entry[0] || r->sp != entry[1] || !r->tag || (r->obp && r->bp != entry[2]) ||
+	    !rules_hold(r->operm, r->subs))
+		return NULL;
+	if (r->nchk) {
+		n = trusted_here(&lo);
+		if (r->cmin < lo || r->cmax - lo >= n)
+			return NULL;
+		for (unsigned i = 0, e = r->nchk; i < e; i++)
+			d |= *(const uintptr_t *)r->chk[i].a ^ r->chk[i].v;
+	}
+	return d == 0 ? r->tag : NULL;
+}
+
+void hp_unwind_remember(const uintptr_t *entry, const void *tag, int max)
+{
+	int k = last_n - 1;
+	unsigned nchk;
+	const wframe *f;
+	recall *r;
+
+	/* the walk just made or taken again (walk_kept: last[] holds all of it), whole or
+	 * as deep as asked, from entry */
+	if (!entry || !tag || !walk_kept || k < 0 || k >= max || (k + 1 < max && !last_whole))
+		return;
+	f = &last[k];
+	nchk = k ? last[k - 1].nchk : 0;
+	if (f->ip != entry[0] || f->sp != entry[1] || nchk > RECALL_CHK)
+		return;
+	if (!recalls) {
+		if (!__atomic_load_n(&recall_key_made, __ATOMIC_ACQUIRE) ||
+		    !(recalls = hp_icalloc_k(HP_MEM_UNWIND, RECALL_SLOTS * sizeof(*recalls)))) {
+			recalls = RECALLS_GONE;
+			return;
+		}
+		pthread_setspecific(recall_key, (void *)1);	/* recall_thread_exit */
+	}
+	if (recalls == RECALLS_GONE)
+		return;
+	r = recall_slot(recalls, entry[0], entry[1]);
+	r->ip = f->ip;
+	r->sp = f->sp;
+	r->bp = f->bp;
+	r->obp = f->obp;
+	r->operm = f->operm;
+	r->subs = last_subs;
+	r->nchk = (uint16_t)nchk;
+	if (k) {
+		r->cmin = last[k - 1].cmin;
+		r->cmax = last[k - 1].cmax;
+	}
+	memcpy(r->chk, chk, nchk * sizeof(*chk));
+	r->tag = tag;
 }
 
 int hp_unwind_hash(uint64_t *h)
