@@ -38,8 +38,11 @@
 #      frames (a walk stopped at the depth limit, which the next may take up) lie in pages
 #      that are gone: no crash, and every block's stack through its own frames. lib/unwind
 #      reads the words under the last walk's frames only within the thread's own stack;
-#      tests/hazards/unprotected/reuse-unbounded.patch takes that out. (The walk's own
-#      words on a coroutine stack are read through readable().)
+#      tests/hazards/unprotected/reuse-unbounded.patch takes that out. The same with a
+#      short chain whose walk is whole (its first frame has no caller), which lib/unwind
+#      keeps by where it started at rate=1 (hp_unwind_recall): recall-unbounded.patch takes
+#      its range test out. (The walk's own words on a coroutine stack are read through
+#      readable().)
 #   8. tests/progs/unw_badslot: allocations under a frame (with exact CFI) whose saved rbp
 #      slot holds, every other round, a pointer to an unmapped page or a PROT_NONE one,
 #      while the frame above it finds its caller by rbp: the rules are right (made on the
@@ -526,7 +529,7 @@ kept_run() {
 
 test_coro() {
 	kept_run coro "$CORO_ROUNDS" || return
-	local bytes=${kept[1]-} blocks=${kept[2]-} deep=${kept[3]-} near=${kept[4]-}
+	local bytes=${kept[1]-} blocks=${kept[2]-} deep=${kept[3]-} near=${kept[4]-} wide=${kept[5]-}
 	same "coro: every block from the coroutines is in use at exit (at coro_leaf)" \
 		"$(sum "$prof.raw" 4 coro_leaf)" "$bytes"
 	same "coro: and every block" "$(sum "$prof.raw" 3 coro_leaf)" "$blocks"
@@ -534,6 +537,8 @@ test_coro() {
 		"$(in_stack "$prof.raw" coro_leaf unw_coro_push coro_pad coro_deep coro_deep)" "$deep"
 	same "coro: the near chain's blocks have theirs (coro_pad, then coro_entry_near)" \
 		"$(in_stack "$prof.raw" coro_leaf unw_coro_push coro_pad coro_entry_near)" "$near"
+	same "coro: the wide chain's blocks have theirs (coro_pad, coro_wide: 6 of them, coro_entry_wide)" \
+		"$(in_stack "$prof.raw" coro_leaf unw_coro_push coro_pad coro_wide coro_wide coro_wide coro_wide coro_wide coro_wide coro_entry_wide)" "$wide"
 }
 
 # --- 8. a saved rbp slot that points at a page that cannot be read -------------------------
