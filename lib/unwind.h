@@ -48,7 +48,7 @@ const void *hp_unwind_recall(const uintptr_t *entry);
 /* Right after hp_unwind_capture_at(entry, ..., max) or hp_unwind_again(entry, ..., max)
  * returned frames: keeps that walk with tag (not NULL) for hp_unwind_recall, when its walk
  * kept all its frames, it was whole or max deep, and its words to check are few enough.
- * The first call of a thread allocates its table of kept walks (45 KiB, freed when the
+ * The first call of a thread allocates its table of kept walks (68 KiB, freed when the
  * thread exits); lib/prof calls it at dense rates only. */
 void hp_unwind_remember(const uintptr_t *entry, const void *tag, int max);
 
