@@ -1722,23 +1722,32 @@ static inline int rules_hold(unsigned flags, unsigned long long subs)
 	return (flags & M_PERM) || ((flags & M_ANN) && settled(subs));
 }
 
-/* The frames outside last[r] hold: every word they were read from is unchanged. Each word
- * is read only if it lies in this walk's trusted stack (lo, n as for memo_step: from lo up
- * to the thread's stack top), which the lowest and the highest of them say; then every
- * word is loaded and compared, without a branch a word. */
+/* The nchk words of a check list (c) still hold their values. Each word is read only if it
+ * lies in this walk's trusted stack (lo, n as for memo_step: from lo up to the thread's
+ * stack top), which the lowest and the highest of them (cmin, cmax) say; then every word
+ * is loaded and compared, without a branch a word. */
+static inline __attribute__((always_inline)) int words_hold(const wcheck *c, unsigned nchk,
+								uintptr_t cmin, uintptr_t cmax,
+								uintptr_t lo, uintptr_t n)
+{
+	uintptr_t d = 0;
+
+	if (cmin < lo || cmax - lo >= n)
+		return 0;
+	for (unsigned i = 0; i < nchk; i++)
+		d |= *(const uintptr_t *)c[i].a ^ c[i].v;
+	return d == 0;
+}
+
+/* The frames outside last[r] hold: every word they were read from is unchanged. */
 static inline __attribute__((always_inline)) int reusable(int r, uintptr_t lo, uintptr_t n)
 {
 	const wframe *o;
-	uintptr_t d = 0;
 
 	if (r == 0)
 		return 1;
 	o = &last[r - 1];
-	if (o->cmin < lo || o->cmax - lo >= n)
-		return 0;
-	for (unsigned i = 0, e = o->nchk; i < e; i++)
-		d |= *(const uintptr_t *)chk[i].a ^ chk[i].v;
-	return d == 0;
+	return words_hold(chk, o->nchk, o->cmin, o->cmax, lo, n);
 }
 
 /* The last walk's frames again, before any walk (hp_unwind_again): entry (a call into the
@@ -1999,7 +2008,7 @@ static inline recall *recall_slot(recall *t, uintptr_t ip, uintptr_t sp)
 const void *hp_unwind_recall(const uintptr_t *entry)
 {
 	recall *t = recalls, *r;
-	uintptr_t lo, n, d = 0;
+	uintptr_t lo, n;
 
 	if (!t || t == RECALLS_GONE || !entry || !stack_found)
 		return NULL;
@@ -2007,14 +2016,12 @@ const void *hp_unwind_recall(const uintptr_t *entry)
 	if (r->ip != entry[0] || r->sp != entry[1] || !r->tag || (r->obp && r->bp != entry[2]) ||
 	    !rules_hold(r->operm, r->subs))
 		return NULL;
-	if (r->nchk) {
+	if (r->nchk) {	/* none: a walk of one frame, whole there */
 		n = trusted_here(&lo);
-		if (r->cmin < lo || r->cmax - lo >= n)
+		if (!words_hold(r->chk, r->nchk, r->cmin, r->cmax, lo, n))
 			return NULL;
-		for (unsigned i = 0, e = r->nchk; i < e; i++)
-			d |= *(const uintptr_t *)r->chk[i].a ^ r->chk[i].v;
 	}
-	return d == 0 ? r->tag : NULL;
+	return r->tag;
 }
 
 void hp_unwind_remember(const uintptr_t *entry, const void *tag, int max)
