@@ -11,7 +11,10 @@
 #   - loads two plugins in turn at one address, the same return address in each with a
 #     different frame (tests/progs/unw_swap, tests/progs/libunw_swap_a.la and _b.la from
 #     tests/progs/unw_swap_plugin.c), plugins that announce their unloads to heapprof, and
-#     then two that do not (_c.la and _d.la: built without the start files);
+#     then two that do not (_c.la and _d.la: built without the start files), then two
+#     whose frames at that return address and stack pointer read the same words while
+#     their rules find the caller in different places (_e.la and _f.la, from
+#     tests/progs/unw_swap_shape.c);
 #   - allocates on coroutine stacks (ucontext) that it unmaps and maps again, smaller, at
 #     the same place, so that a walk meets the last walk's innermost frame while that walk's
 #     outer frames are in pages that are gone (tests/progs/unw_coro);
@@ -75,7 +78,8 @@ tests_progs_unw_swap_LDADD = -ldl
 # covers them, whatever CFLAGS add).
 check_LTLIBRARIES += tests/progs/libunw_plugin.la tests/progs/libunw_nocfi_fns.la \
 	tests/progs/libunw_swap_a.la tests/progs/libunw_swap_b.la \
-	tests/progs/libunw_swap_c.la tests/progs/libunw_swap_d.la
+	tests/progs/libunw_swap_c.la tests/progs/libunw_swap_d.la \
+	tests/progs/libunw_swap_e.la tests/progs/libunw_swap_f.la
 tests_progs_libunw_plugin_la_SOURCES = tests/progs/unw_plugin.c
 tests_progs_libunw_plugin_la_CFLAGS = $(HP_PROG_CFLAGS)
 tests_progs_libunw_plugin_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
@@ -97,6 +101,14 @@ tests_progs_libunw_swap_c_la_LDFLAGS = $(tests_progs_libunw_swap_a_la_LDFLAGS) -
 tests_progs_libunw_swap_d_la_SOURCES = tests/progs/unw_swap_plugin.c
 tests_progs_libunw_swap_d_la_CFLAGS = $(tests_progs_libunw_swap_b_la_CFLAGS)
 tests_progs_libunw_swap_d_la_LDFLAGS = $(tests_progs_libunw_swap_b_la_LDFLAGS) -Wc,-nostartfiles
+# Two plugins in assembly (in a C file), one frame more in f than in e between the same
+# allocation and its caller (tests/progs/unw_swap_shape.c).
+tests_progs_libunw_swap_e_la_SOURCES = tests/progs/unw_swap_shape.c
+tests_progs_libunw_swap_e_la_CFLAGS = $(AM_CFLAGS) -O2 -g -DSWAP_TRAMP=0
+tests_progs_libunw_swap_e_la_LDFLAGS = $(tests_progs_libunw_swap_a_la_LDFLAGS)
+tests_progs_libunw_swap_f_la_SOURCES = tests/progs/unw_swap_shape.c
+tests_progs_libunw_swap_f_la_CFLAGS = $(AM_CFLAGS) -O2 -g -DSWAP_TRAMP=1
+tests_progs_libunw_swap_f_la_LDFLAGS = $(tests_progs_libunw_swap_a_la_LDFLAGS)
 tests_progs_libunw_nocfi_fns_la_SOURCES = tests/progs/unw_nocfi_fns.c tests/progs/unw_nocfi.h
 tests_progs_libunw_nocfi_fns_la_CFLAGS = $(AM_CFLAGS) -O2 -fno-asynchronous-unwind-tables \
 	-fno-unwind-tables -fomit-frame-pointer

@@ -24,7 +24,11 @@
 #      only start-up objects as never unloaded: doc/DESIGN.md, "The fast walk"). Twice:
 #      plugins whose unloads call heapprof's __cxa_finalize first ("announced", which then
 #      spares the walks through them a question to the loader), and the same two built
-#      without the start files, which do not (heapprof must ask the loader).
+#      without the start files, which do not (heapprof must ask the loader). Then a third
+#      pair (tests/progs/unw_swap_shape.c): the same return address, stack pointer and
+#      stack words at the allocation, one frame more in the second: a walk kept by where it
+#      started (lib/unwind.c, "recalled walks") must not be taken again once the plugin
+#      whose rules it used is unloaded (recall-rules-unheld.patch takes that check out).
 #   5. tests/progs/unw_sigalloc polite: per-thread timers every 200 us whose handlers free
 #      sampled blocks the interrupted code allocated at the same call site (so the handler
 #      may need the very shard lock the interrupted profiler holds), and malloc and free
@@ -499,6 +503,39 @@ swap_pair() {
 		"$(in_stack "$prof.raw" unw_swap_leaf unw_swap_call main)" "$calls"
 }
 
+# frames_before RAWFILE FRAME K COLUMN: the sum of a value over the samples whose stack has
+# FRAME right after its first K frames (K frames between the allocation and FRAME).
+frames_before() {
+	samples "$1" | awk -v f="$2" -v k="$3" -v c="$4" '
+		{ split($6, fr, ";") }
+		fr[k + 1] == f { s += $c }
+		END { printf "%.0f\n", s }'
+}
+
+# swap_shape: part 6 with the plugins e and f (tests/progs/unw_swap_shape.c), SIZE 333: e's
+# blocks (333 bytes) have one frame before unw_swap_call, f's (334 bytes) two.
+swap_shape() {
+	local e=$P/.libs/libunw_swap_e.so f=$P/.libs/libunw_swap_f.so d=$tmp/swap-shape at half
+	run "swap-shape without heapprof" plain "$tmp/swap-shape-plain" \
+		"$P/unw_swap" "$e" "$f" "$SWAP_ROUNDS" "$SWAP_CALLS" 333
+	run "swap-shape at rate=1" lib "$d" "$P/unw_swap" "$e" "$f" "$SWAP_ROUNDS" "$SWAP_CALLS" 333 ||
+		return
+	at=$(out same_address "$d")
+	[ "${at:-0}" -ge $((SWAP_ROUNDS / 2)) ]
+	ok $? "swap-shape: the two plugins took turns at one address (${at:-?} of $SWAP_ROUNDS rounds)"
+	readable_profile swap-shape "$d/p.*.exit.pb.gz"
+	[ -n "$prof" ] || return
+	half=$((SWAP_ROUNDS / 2 * SWAP_CALLS))
+	same "swap-shape: e's blocks have one frame before unw_swap_call" \
+		"$(frames_before "$prof.raw" unw_swap_call 1 1)" "$half"
+	same "swap-shape: and are of e's size (333 bytes), none of f's counted with them" \
+		"$(frames_before "$prof.raw" unw_swap_call 1 2)" "$((half * 333))"
+	same "swap-shape: f's blocks have two (its trampoline's frame too)" \
+		"$(frames_before "$prof.raw" unw_swap_call 2 1)" "$half"
+	same "swap-shape: and are of f's size (334 bytes)" \
+		"$(frames_before "$prof.raw" unw_swap_call 2 2)" "$((half * 334))"
+}
+
 test_swap() {
 	local f n
 	# What the two pairs are: a and b finalize through __cxa_finalize (a GOT slot for it,
@@ -512,6 +549,7 @@ test_swap() {
 	done
 	swap_pair swap a b 1
 	swap_pair swap-unannounced c d 0
+	swap_shape
 }
 
 # --- 7. coroutine stacks unmapped and mapped again -----------------------------------------
