@@ -481,21 +481,29 @@ in_stack() {
 		END { printf "%.0f\n", s }'
 }
 
-# swap_pair LABEL A B UNLOADS: part 6 with the plugins A and B (libunw_swap_A.so, _B.so);
-# UNLOADS 1 when their unloads allocate too (one block a round, outside unw_swap_call).
-swap_pair() {
-	local label=$1 a=$P/.libs/libunw_swap_$2.so b=$P/.libs/libunw_swap_$3.so calls at leaf
+# swap_run LABEL A B: unw_swap with the plugins A and B (libunw_swap_A.so, _B.so) without
+# heapprof, then at rate=1 in $tmp/LABEL ($d), SIZE 333; checks that they took turns at one
+# address and reads the exit profile ($prof). Fails (1) when there is nothing to check.
+swap_run() {
+	local label=$1 a=$P/.libs/libunw_swap_$2.so b=$P/.libs/libunw_swap_$3.so at
 	run "$label without heapprof" plain "$tmp/$label-plain" \
 		"$P/unw_swap" "$a" "$b" "$SWAP_ROUNDS" "$SWAP_CALLS" 333
 	d=$tmp/$label
 	run "$label at rate=1" lib "$d" "$P/unw_swap" "$a" "$b" "$SWAP_ROUNDS" "$SWAP_CALLS" 333 ||
-		return
-	calls=$(out calls "$d")
+		return 1
 	at=$(out same_address "$d")
 	[ "${at:-0}" -ge $((SWAP_ROUNDS / 2)) ]
 	ok $? "$label: the two plugins took turns at one address (${at:-?} of $SWAP_ROUNDS rounds)"
 	readable_profile "$label" "$d/p.*.exit.pb.gz"
-	[ -n "$prof" ] || return
+	[ -n "$prof" ]
+}
+
+# swap_pair LABEL A B UNLOADS: part 6 with the plugins A and B; UNLOADS 1 when their
+# unloads allocate too (one block a round, outside unw_swap_call).
+swap_pair() {
+	local label=$1 calls leaf
+	swap_run "$label" "$2" "$3" || return
+	calls=$(out calls "$d")
 	leaf=$((calls + $4 * SWAP_ROUNDS))
 	same "$label: every block from the plugins is recorded (at unw_swap_leaf)" \
 		"$(sum "$prof.raw" 1 unw_swap_leaf)" "$leaf"
@@ -515,16 +523,8 @@ frames_before() {
 # swap_shape: part 6 with the plugins e and f (tests/progs/unw_swap_shape.c), SIZE 333: e's
 # blocks (333 bytes) have one frame before unw_swap_call, f's (334 bytes) two.
 swap_shape() {
-	local e=$P/.libs/libunw_swap_e.so f=$P/.libs/libunw_swap_f.so d=$tmp/swap-shape at half
-	run "swap-shape without heapprof" plain "$tmp/swap-shape-plain" \
-		"$P/unw_swap" "$e" "$f" "$SWAP_ROUNDS" "$SWAP_CALLS" 333
-	run "swap-shape at rate=1" lib "$d" "$P/unw_swap" "$e" "$f" "$SWAP_ROUNDS" "$SWAP_CALLS" 333 ||
-		return
-	at=$(out same_address "$d")
-	[ "${at:-0}" -ge $((SWAP_ROUNDS / 2)) ]
-	ok $? "swap-shape: the two plugins took turns at one address (${at:-?} of $SWAP_ROUNDS rounds)"
-	readable_profile swap-shape "$d/p.*.exit.pb.gz"
-	[ -n "$prof" ] || return
+	local half
+	swap_run swap-shape e f || return
 	half=$((SWAP_ROUNDS / 2 * SWAP_CALLS))
 	same "swap-shape: e's blocks have one frame before unw_swap_call" \
 		"$(frames_before "$prof.raw" unw_swap_call 1 1)" "$half"
