@@ -15,7 +15,7 @@ bench/wl_xfree$(EXEEXT): bench/wl_xfree.c
 bench/wl_realloc$(EXEEXT): bench/wl_realloc.c
 	$(AM_V_CC)$(MKDIR_P) bench && $(CC) $(CPPFLAGS) $(BENCH_WL_CFLAGS) -o $@ $(srcdir)/bench/wl_realloc.c
 
-EXTRA_DIST += bench/run.sh bench/wl_json.py bench/wl_gen_c.py bench/wl_xfree.c bench/wl_realloc.c
+EXTRA_DIST += bench/run.sh bench/wl_json.py bench/wl_gen_c.py bench/wl_xfree.c bench/wl_realloc.c bench/je_jump.c
 CLEANFILES += bench-peers.tsv bench/wl_xfree$(EXEEXT) bench/wl_realloc$(EXEEXT)
 
 BENCH_ARGS = --tsv bench-peers.tsv

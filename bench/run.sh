@@ -26,6 +26,10 @@
 #              every allocation; dumps every 1 GiB allocated and at exit)
 #   heaptrack  heaptrack -o <scratch>/ht PROG ARGS (traces every call; its interpreter and
 #              compressor run alongside; no analysis step is run)
+#   je-jump    LD_PRELOAD="je_jump.so $JEMALLOC_SO": jemalloc behind bench/je_jump.c, whose
+#              malloc and free are one jump each into jemalloc's (compiled with $CC into the
+#              scratch directory): the floor of any interposer in front of jemalloc, which
+#              hp-off is to be read against
 #   hp-off     LD_PRELOAD=$HP_LIB HEAPPROF=rate=0,prefix=<scratch>/hp (sampling off)
 #   hp-512k    LD_PRELOAD=$HP_LIB HEAPPROF=prefix=<scratch>/hp (default rate, 512 KiB)
 #   hp-rate1   LD_PRELOAD=$HP_LIB HEAPPROF=rate=1,prefix=<scratch>/hp (every allocation)
@@ -58,7 +62,7 @@
 # Exit status: 0 all runs done (failed runs are reported in the table), 2 usage or setup error.
 set -u
 
-ALL_CONFIGS="glibc jemalloc jeprof tcmalloc gperf heaptrack hp-off hp-512k hp-rate1"
+ALL_CONFIGS="glibc jemalloc jeprof tcmalloc gperf heaptrack je-jump hp-off hp-512k hp-rate1"
 ALL_WORKLOADS="churn xfree realloc gcc python"
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -182,6 +186,11 @@ setup() {
 			eval "prog_$p=\$scratch/bin/\$p"
 		fi
 	done
+	je_jump_so=""
+	if in_list je-jump "$configs"; then
+		"$cc" -O2 -fPIC -shared -o "$scratch/bin/je_jump.so" "$srcdir/bench/je_jump.c" -ldl &&
+			je_jump_so=$scratch/bin/je_jump.so
+	fi
 	cc1=$("$cc" -print-prog-name=cc1)
 	[ -x "$cc1" ] || die "$cc -print-prog-name=cc1 gives \"$cc1\", not a program"
 	command -v "$python" >/dev/null || die "$python is missing"
@@ -226,6 +235,7 @@ config_pre() { # CONFIG WORKLOAD
 	tcmalloc) PRE+=(LD_PRELOAD="$tcmalloc_so") ;;
 	gperf) PRE+=(LD_PRELOAD="$tcmalloc_so" HEAPPROFILE="$out/gp") ;;
 	heaptrack) PRE+=(heaptrack -o "$out/ht") ;;
+	je-jump) PRE+=(LD_PRELOAD="$je_jump_so $jemalloc_so" JE_JUMP_OUT="$out/je-jump") ;;
 	hp-off) PRE+=(LD_PRELOAD="$hp_lib" HEAPPROF="rate=0,prefix=$out/hp") ;;
 	hp-512k) PRE+=(LD_PRELOAD="$hp_lib" HEAPPROF="prefix=$out/hp") ;;
 	hp-rate1) PRE+=(LD_PRELOAD="$hp_lib" HEAPPROF="rate=1,prefix=$out/hp") ;;
@@ -239,17 +249,21 @@ config_missing() { # CONFIG
 	tcmalloc | gperf) [ -n "$tcmalloc_so" ] && [ -f "$tcmalloc_so" ] ||
 		echo "no libtcmalloc.so.4 (apt-get install libgoogle-perftools4)" ;;
 	heaptrack) command -v heaptrack >/dev/null || echo "no heaptrack (apt-get install heaptrack)" ;;
+	je-jump) if [ ! -f "$jemalloc_so" ]; then echo "no $jemalloc_so (apt-get install libjemalloc2)"
+		elif [ -z "$je_jump_so" ]; then echo "bench/je_jump.c did not compile with $cc"; fi ;;
 	hp-*) [ -f "$hp_lib" ] || echo "no $hp_lib (build the library, or set HP_LIB)" ;;
 	esac
 }
 
 # Did the profiler of a configuration leave its output? (A profiler that silently did not
-# run would otherwise look very cheap.) jeprof, as configured, writes nothing.
+# run would otherwise look very cheap.) jeprof, as configured, writes nothing. je-jump's
+# shim leaves a file when its malloc jumps into jemalloc's.
 output_ok() { # CONFIG
 	local pat
 	case $1 in
 	gperf) pat='gp*.heap' ;;
 	heaptrack) pat='ht*' ;;
+	je-jump) pat='je-jump' ;;
 	hp-*) pat='hp.*.pb.gz' ;;
 	*) return 0 ;;
 	esac
