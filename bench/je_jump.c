@@ -10,9 +10,9 @@
  * points (calloc, realloc, operator new...) are not taken: they go to jemalloc directly.
  *
  * The two pointers start at functions that look jemalloc's up (dlsym, RTLD_NEXT), which the
- * constructor also does at load, before the program's first call in most programs; a call
- * made while the lookup itself allocates cannot be served, and ends the program with a
- * message. With JE_JUMP_OUT set, the constructor writes "jemalloc" to that file when the
+ * constructor also does at load, before the program's first call in most programs (threads
+ * that get there together each look up the same); a call that the lookup itself makes
+ * cannot be served, and ends the program with a message. With JE_JUMP_OUT set, the constructor writes "jemalloc" to that file when the
  * malloc it jumps to is in a library whose name holds "jemalloc" (bench/run.sh checks it, so
  * that a shim that did not load or jumps elsewhere is never timed as the floor). */
 #define _GNU_SOURCE
@@ -28,7 +28,7 @@ static void first_free(void *p);
 
 static void *(*next_malloc)(size_t) = first_malloc;
 static void (*next_free)(void *) = first_free;
-static int resolving;
+static __thread int resolving __attribute__((tls_model("initial-exec")));
 
 static void say(const char *msg)
 {
@@ -40,10 +40,11 @@ static void resolve(void)
 {
 	void *m, *f;
 
-	if (__atomic_exchange_n(&resolving, 1, __ATOMIC_ACQ_REL)) {
+	if (resolving) {	/* this thread, inside dlsym (other threads just look up too) */
 		say("je_jump: malloc called while looking up the next malloc: cannot serve it\n");
 		abort();
 	}
+	resolving = 1;
 	m = dlsym(RTLD_NEXT, "malloc");
 	f = dlsym(RTLD_NEXT, "free");
 	if (!m || !f) {
@@ -52,7 +53,7 @@ static void resolve(void)
 	}
 	__atomic_store_n(&next_free, (void (*)(void *))f, __ATOMIC_RELEASE);
 	__atomic_store_n(&next_malloc, (void *(*)(size_t))m, __ATOMIC_RELEASE);
-	__atomic_store_n(&resolving, 0, __ATOMIC_RELEASE);
+	resolving = 0;
 }
 
 static void *first_malloc(size_t n)

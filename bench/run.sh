@@ -245,12 +245,12 @@ config_pre() { # CONFIG WORKLOAD
 # Why a configuration cannot run at all (empty when it can).
 config_missing() { # CONFIG
 	case $1 in
-	jemalloc | jeprof) [ -f "$jemalloc_so" ] || echo "no $jemalloc_so (apt-get install libjemalloc2)" ;;
+	jemalloc | jeprof | je-jump)
+		if [ ! -f "$jemalloc_so" ]; then echo "no $jemalloc_so (apt-get install libjemalloc2)"
+		elif [ "$1" = je-jump ] && [ -z "$je_jump_so" ]; then echo "bench/je_jump.c did not compile with $cc"; fi ;;
 	tcmalloc | gperf) [ -n "$tcmalloc_so" ] && [ -f "$tcmalloc_so" ] ||
 		echo "no libtcmalloc.so.4 (apt-get install libgoogle-perftools4)" ;;
 	heaptrack) command -v heaptrack >/dev/null || echo "no heaptrack (apt-get install heaptrack)" ;;
-	je-jump) if [ ! -f "$jemalloc_so" ]; then echo "no $jemalloc_so (apt-get install libjemalloc2)"
-		elif [ -z "$je_jump_so" ]; then echo "bench/je_jump.c did not compile with $cc"; fi ;;
 	hp-*) [ -f "$hp_lib" ] || echo "no $hp_lib (build the library, or set HP_LIB)" ;;
 	esac
 }
