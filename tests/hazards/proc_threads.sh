@@ -76,6 +76,22 @@ part_dtors() {
 }
 
 # --- (c) signals and forks while 8 threads allocate ---------------------------------------
+# stuck_stacks DIR: the stacks proc_threads took of a child still running after 15 s
+# (DIR/p.stuck.PID, eu-stack's output), a line a thread: "stuck child PID, thread TID:
+# innermost < ... < outermost", at most 16 functions each.
+stuck_stacks() {
+	local f
+	for f in "$1"/p.stuck.*; do
+		[ -f "$f" ] || continue
+		awk -v pid="${f##*.}" '
+			/^TID / { if (line != "") print line; sub(":", "", $2)
+				line = "stuck child " pid ", thread " $2 ":"; n = 0; next }
+			/^#[0-9]/ && line != "" && n++ < 16 { line = line (n > 1 ? " <" : "") " " $3 }
+			END { if (line != "") print line; else print "stuck child " pid ": no stack (" FILENAME ")" }' "$f" |
+			while IFS= read -r l; do diag "$l"; done
+	done
+}
+
 part_mixed() {
 	label="${MIXED_SECONDS} s of SIGUSR1 and forks, 8 threads"
 	run_pt "$label" mixed mixed "$MIXED_SECONDS" "$tmp/mixed/p" 8
@@ -87,6 +103,7 @@ part_mixed() {
 	diag "$(grep '^signals sent' "$dir.out")"
 	if [ -n "$ppid" ] && [ -f "$dir/p.children" ]; then
 		check_children "$label" "$dir" p "$ppid" "$dir/p.children" "0=exit 1=none 2=signal"
+		stuck_stacks "$dir"
 		[ "${parent_signal:-0}" -ge 1 ]
 		ok $? "$label: the parent wrote signal profiles (${parent_signal:-0})"
 	else

@@ -28,15 +28,20 @@
  *       forks one child after another until SECONDS have passed. Child number i allocates,
  *       then by i % 3: 0 returns through exit(0) (an exit profile), 1 calls _exit(0) (no
  *       profile), 2 raises SIGUSR1 and waits (up to 15 s) for its PREFIX.<pid>.*.signal.pb.gz,
- *       then _exit(0) (3 if none came). Every child has alarm(20): a hang kills it. Writes
+ *       then _exit(0) (3 if none came). Every child has alarm(20): a hang kills it. A
+ *       child still running after 15 s (they take well under a second) has its threads'
+ *       stacks written to PREFIX.stuck.PID by eu-stack (elfutils), when there is one, so
+ *       that a hang says where it was (proc_threads.sh prints them). Writes
  *       "PID MODE STATUS" per child to PREFIX.children, prints "pid: PID" (its own) first,
  *       then "forks: N ok: M",
  *       "signals sent: K" and returns 0 from main when every child exited with status 0.
  * Exit status 1 when a check fails, 2 on a usage or setup error. */
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,12 +373,57 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The child the main thread waits for (0: none) and when it was forked, in ms. */
+static atomic_int watched_pid;
+static atomic_llong watched_since_ms;
+enum { STUCK_MS = 15000 };
+
+/* PREFIX.stuck.PID: eu-stack -p PID (its stdout and stderr), run without LD_PRELOAD. */
+static void write_stacks(pid_t pid)
+{
+	static char *const env[] = { "PATH=/usr/bin:/bin", NULL };
+	char path[4200], arg[24];
+	char *argv[] = { "eu-stack", "-p", arg, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t tool;
+	int status;
+
+	snprintf(path, sizeof(path), "%s.stuck.%d", prefix, (int)pid);
+	snprintf(arg, sizeof(arg), "%d", (int)pid);
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return;
+	posix_spawn_file_actions_addopen(&fa, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	if (posix_spawnp(&tool, "eu-stack", &fa, NULL, argv, env) == 0)
+		while (waitpid(tool, &status, 0) < 0 && errno == EINTR)
+			;
+	posix_spawn_file_actions_destroy(&fa);
+}
+
+static void *watch_thread(void *arg)
+{
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	pid_t done = 0;
+
+	while (!atomic_load(&stop)) {
+		pid_t pid = atomic_load(&watched_pid);
+
+		if (pid && pid != done &&
+		    (long long)(now() * 1000) - atomic_load(&watched_since_ms) > STUCK_MS) {
+			write_stacks(pid);
+			done = pid;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return arg;
+}
+
 static int mode_mixed(double seconds, int nthreads)
 {
 	enum { MAXCHILD = 100000 };
 	static pid_t pids[MAXCHILD];
 	static int statuses[MAXCHILD];
-	pthread_t th[64], sig;
+	pthread_t th[64], sig, watch;
 	char path[4200];
 	double end = now() + seconds;
 	int n = 0, good = 0;
@@ -384,20 +434,27 @@ static int mode_mixed(double seconds, int nthreads)
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&th[i], NULL, churn_thread, (void *)(long)i);
 	pthread_create(&sig, NULL, signal_thread, NULL);
+	pthread_create(&watch, NULL, watch_thread, NULL);
 	printf("pid: %d\n", (int)getpid());
 	fflush(NULL);
 	while (now() < end && n < MAXCHILD) {
+		long long forked_ms = (long long)(now() * 1000);
 		pid_t pid = fork();
 		int status = 0;
 
 		if (pid == 0)
 			child(n);
+		if (pid > 0) {
+			atomic_store(&watched_since_ms, forked_ms);
+			atomic_store(&watched_pid, pid);
+		}
 		if (pid < 0) {
 			fprintf(stderr, "proc_threads: fork: %s\n", strerror(errno));
 			break;
 		}
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
+		atomic_store(&watched_pid, 0);
 		pids[n] = pid;
 		statuses[n] = status;
 		good += WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -407,6 +464,7 @@ static int mode_mixed(double seconds, int nthreads)
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(th[i], NULL);
 	pthread_join(sig, NULL);
+	pthread_join(watch, NULL);
 	snprintf(path, sizeof(path), "%s.children", prefix);
 	if (!(f = fopen(path, "w"))) {
 		perror(path);
