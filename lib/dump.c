@@ -274,17 +274,40 @@ typedef struct dump_req {
 	int formats;			/* HP_FORMAT_* */
 } dump_req;
 
-/* "2026-11-30T05:12:33.123Z" */
+/* The date of a day counted from 1970-01-01 (day 0), in the proleptic Gregorian calendar:
+ * days are counted from 0000-03-01 in eras of 400 years (146,097 days each), so that a
+ * leap day, when there is one, ends its year. */
+static void civil_date(int64_t day, int64_t *year, unsigned *month, unsigned *mday)
+{
+	int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);				/* 0..146096 */
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;	/* 0..399 */
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);		/* 0..365, from March */
+	unsigned mp = (5 * doy + 2) / 153;					/* 0..11, March = 0 */
+
+	*mday = doy - (153 * mp + 2) / 5 + 1;
+	*month = mp < 10 ? mp + 3 : mp - 9;
+	*year = (int64_t)yoe + era * 400 + (*month <= 2);
+}
+
+/* "2026-11-30T05:12:33.123Z". By arithmetic, not gmtime_r: that takes glibc's time zone
+ * lock, which a fork child inherits held when another thread of its parent was converting
+ * a time (a program's logger, or the helper's own dump of a moment before), and which
+ * glibc never makes anew in the child: the child's first dump then waits for ever (one
+ * child in 1,329 of proc_stress.sh's forks; tests/hazards/proc_fork.sh's clock thread). */
 static void iso_time(char *out, size_t size, int64_t ns)
 {
-	time_t sec = (time_t)(ns / 1000000000);
-	struct tm tm;
+	int64_t sec = ns / 1000000000, year;
+	unsigned month, mday, s;
 
-	if (!gmtime_r(&sec, &tm) || !strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm)) {
+	if (ns < 0) {
 		snprintf(out, size, "%lld ns", (long long)ns);
 		return;
 	}
-	snprintf(out + strlen(out), size - strlen(out), ".%03dZ", (int)(ns / 1000000 % 1000));
+	civil_date(sec / 86400, &year, &month, &mday);
+	s = (unsigned)(sec % 86400);
+	snprintf(out, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%03dZ", (long long)year, month, mday,
+		 s / 3600, s / 60 % 60, s % 60, (int)(ns / 1000000 % 1000));
 }
 
 /* Encodes the profile r asks for: pprof (uncompressed) into *pb when r->formats has

@@ -8,6 +8,9 @@
 #   write a profile (by their own SIGUSR1, or at exit) and exit; without the handlers a
 #   child inherits a lock held by a thread that does not exist in it and hangs (alarm(20)
 #   in each child turns that into a failure here);
+# - glibc's time zone lock, which fork leaves as it was: a thread of the program converts
+#   times (gmtime_r) without pause, so most children inherit that lock held; their dumps
+#   must not need it (a profile's dates are computed by arithmetic);
 # - file naming after fork: each child's files carry its own pid and its sequence goes on
 #   from the parent's; the parent's earlier profile is never overwritten (the program
 #   compares its checksum before and after);
