@@ -29,6 +29,7 @@ unwind-local|tests/hazards/unw_deadlock.sh|libunwind's local unwinder deadlocks 
 unwind-local|tests/hazards/proc_fdreuse.sh|libunwind's validation pipe writes into the program's reused descriptors|
 no-phdr-wrap|tests/hazards/unw_deadlock.sh|a forked child hangs on the loader lock a thread of the program held in dl_iterate_phdr at fork time|
 no-atfork|tests/hazards/proc_fork.sh|forked children hang on profiler locks held by other threads|
+dump-gmtime|tests/hazards/proc_fork.sh|with a profile's date from gmtime_r, forked children hang in their first dump on glibc's time zone lock, which a thread of the parent held at the fork|
 no-xfsz|tests/hazards/out_fsize.sh|a profile past ulimit -f kills the program with SIGXFSZ|
 unsafe-write|tests/hazards/out_planted.sh|a planted symlink or FIFO at the profile's name is followed|
 no-secure|tests/hazards/setuid.sh|a set-uid program obeys the invoker's HEAPPROF|
