@@ -12,9 +12,10 @@
  * The two pointers start at functions that look jemalloc's up (dlsym, RTLD_NEXT), which the
  * constructor also does at load, before the program's first call in most programs (threads
  * that get there together each look up the same); a call that the lookup itself makes
- * cannot be served, and ends the program with a message. With JE_JUMP_OUT set, the constructor writes "jemalloc" to that file when the
- * malloc it jumps to is in a library whose name holds "jemalloc" (bench/run.sh checks it, so
- * that a shim that did not load or jumps elsewhere is never timed as the floor). */
+ * cannot be served, and ends the program with a message. With JE_JUMP_OUT set, the
+ * constructor writes "jemalloc" to that file when the malloc it jumps to is in a library
+ * whose name holds "jemalloc" (bench/run.sh checks it, so that a shim that did not load or
+ * jumps elsewhere is never timed as the floor). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>

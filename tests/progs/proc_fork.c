@@ -7,8 +7,8 @@
  *       apart, so that the forks and spawns get some CPU too), and one that converts
  *       times without pause (gmtime_r), as a program's logger does: it holds glibc's time
  *       zone lock most of the time, so most children inherit that lock held, and glibc
- *       never makes it anew in a child; the profiler must not need it there. Writes one profile of
- *       its own first (raise(SIGUSR1), waits for PREFIX.<pid>.*.signal.pb.gz) and takes its
+ *       never makes it anew in a child; the profiler must not need it there. Writes one
+ *       profile of its own first (raise(SIGUSR1), waits for PREFIX.<pid>.*.signal.pb.gz) and takes its
  *       checksum (FNV-1a) and size. Then forks NFORKS children one after another; child
  *       number i sets alarm(20) (a hang kills it), allocates, and by i % 2:
  *         0: raises SIGUSR1, waits (up to 15 s) for its own PREFIX.<pid>.*.signal.pb.gz and
@@ -249,7 +249,7 @@ static int mode_run(int nforks, int nspawn)
 	char parent_file[4200], path[4200];
 	uint64_t sum0 = 0, sum1 = 1;
 	long long size0 = 0, size1 = -1;
-	pthread_t th[THREADS], clock;
+	pthread_t th[THREADS], clock_th;
 	int good = 0, sp_good = 0, vf_good = 0, unchanged;
 	FILE *f;
 
@@ -259,7 +259,7 @@ static int mode_run(int nforks, int nspawn)
 	make_child_env();
 	for (int i = 0; i < THREADS; i++)
 		pthread_create(&th[i], NULL, churn, (void *)(long)i);
-	pthread_create(&clock, NULL, clock_thread, NULL);
+	pthread_create(&clock_th, NULL, clock_thread, NULL);
 	if (signal_dump(parent_file, sizeof(parent_file), 0) != 0 ||
 	    checksum(parent_file, &sum0, &size0) != 0) {
 		printf("parent: no signal profile within 15 s\n");
@@ -302,7 +302,7 @@ static int mode_run(int nforks, int nspawn)
 	atomic_store(&stop, 1);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
-	pthread_join(clock, NULL);
+	pthread_join(clock_th, NULL);
 	unchanged = checksum(parent_file, &sum1, &size1) == 0 && sum1 == sum0 && size1 == size0;
 
 	snprintf(path, sizeof(path), "%s.children", prefix);
